@@ -1,0 +1,431 @@
+/**
+ * THE process launcher of the project: starts real programs (redis-server, redis-sentinel, nginx, the
+ * built API, ...) for the integration tests, `npm run dev` and the benchmark, and makes sure none of
+ * them outlives whoever started it.
+ *
+ * - Output (stdout + stderr) goes to a log file; when a process dies before it is ready, or never gets
+ *   ready, the error carries the last lines of that log.
+ * - Each process is started in its own process group, so that stopping it also stops what it forked
+ *   (nginx workers, Redis BGSAVE children).
+ * - `stop()` sends SIGTERM (or the given signal), then SIGKILL after a bound.
+ * - A registry knows every running process and stops them all on `stopAll()`, at jest teardown (an
+ *   `afterAll` is registered when this module is loaded by a test file), on process exit and on
+ *   SIGINT/SIGTERM. Because jest's sandbox never fires `process.on('exit')` and a SIGKILLed parent runs
+ *   no handler at all, a tiny watchdog process ("reaper") also holds the list of process groups and
+ *   temporary directories: when its stdin pipe from us closes, however we died, it kills and removes
+ *   whatever is still registered.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, fstatSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { waitFor } from './wait';
+
+export interface StartProcessProps {
+  /** Short name used in log file names and error messages, e.g. `redis-master`. */
+  readonly name: string;
+  /** Program to run (looked up on PATH) or an absolute path. */
+  readonly command: string;
+  /** @default [] */
+  readonly args?: readonly string[];
+  /** Variables set for the process, on top of this process's environment (see `inheritEnv`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Whether the process also gets this process's environment (`env` wins on conflicts).
+   * @default true
+   */
+  readonly inheritEnv?: boolean;
+  /** @default this process's working directory */
+  readonly cwd?: string;
+  /**
+   * File that receives the process's stdout and stderr (appended; parent directories are created).
+   * @default `<name>-<n>.log` in a temporary directory of this process, removed when this process exits
+   */
+  readonly logFile?: string;
+  /**
+   * Readiness check, polled until it resolves true. `startProcess` resolves only once it has; if the
+   * process exits first, or the check never passes within `readyTimeoutMs`, the process is killed and
+   * `startProcess` rejects with the last lines of the log.
+   * @default none: ready as soon as the program has been spawned
+   */
+  readonly ready?: () => Promise<boolean>;
+  /** @default 20000 */
+  readonly readyTimeoutMs?: number;
+  /** @default 100 */
+  readonly readyIntervalMs?: number;
+  /**
+   * How long `stop()` waits after its signal before it sends SIGKILL, unless `stop` is given another bound.
+   * @default 10000
+   */
+  readonly stopTimeoutMs?: number;
+}
+
+export interface ManagedProcess {
+  readonly pid: number;
+  readonly name: string;
+  readonly logFile: string;
+  /** Resolves with the exit code, or null when the process was ended by a signal. Never rejects. */
+  readonly exited: Promise<number | null>;
+  /** True until the process has exited. */
+  readonly running: boolean;
+  /**
+   * Sends `signal` (default SIGTERM) to the process group, then SIGKILL if it has not exited after
+   * `timeoutMs`; resolves with the exit code once it has. Safe to call more than once. A stopped
+   * (SIGSTOP) process is continued so that it can act on the signal.
+   */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+  /** SIGKILL to the whole process group; resolves once the process has exited. */
+  kill(): Promise<number | null>;
+  /** Sends any signal to the process group without waiting, e.g. SIGSTOP / SIGCONT to pause a Redis master. */
+  signal(signal: NodeJS.Signals): void;
+  /** The last `lines` lines of the log file. */
+  logTail(lines?: number): string;
+}
+
+/** Raised when a process cannot be spawned, exits before it is ready, or never gets ready. */
+export class ProcessStartError extends Error {
+  constructor(
+    readonly processName: string,
+    reason: string,
+    readonly logFile: string,
+    readonly logTail: string,
+  ) {
+    super(
+      `${processName}: ${reason}` +
+        (logTail.trim() === '' ? ` (log ${logFile} is empty)` : `\n--- last lines of ${logFile} ---\n${logTail}`),
+    );
+    this.name = 'ProcessStartError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reaper: a watchdog that outlives us only long enough to clean up after us.
+// Protocol on its stdin, one command a line: `+pg <pgid>`, `-pg <pgid>`, `+dir <path>`, `-dir <path>`.
+// On end of input it SIGKILLs the registered process groups, removes the registered directories and exits.
+
+const REAPER_SOURCE = `
+const { rmSync } = require('node:fs');
+const groups = new Set(); const dirs = new Set(); let buffer = '';
+process.on('SIGINT', () => {}); process.on('SIGTERM', () => {}); process.on('SIGHUP', () => {});
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  buffer += chunk;
+  for (let i = buffer.indexOf('\\n'); i >= 0; i = buffer.indexOf('\\n')) {
+    const line = buffer.slice(0, i); buffer = buffer.slice(i + 1);
+    const [op, ...rest] = line.split(' '); const arg = rest.join(' ');
+    if (op === '+pg') groups.add(Number(arg)); else if (op === '-pg') groups.delete(Number(arg));
+    else if (op === '+dir') dirs.add(arg); else if (op === '-dir') dirs.delete(arg);
+  }
+});
+process.stdin.on('end', () => {
+  for (const g of groups) { try { process.kill(-g, 'SIGCONT'); process.kill(-g, 'SIGKILL'); } catch {} }
+  setTimeout(() => { for (const d of dirs) { try { rmSync(d, { recursive: true, force: true }); } catch {} } process.exit(0); }, 200);
+});
+`;
+
+let reaper: ChildProcess | undefined;
+
+function tellReaper(line: string): void {
+  if (!reaper || reaper.exitCode !== null || !reaper.stdin || reaper.stdin.destroyed) {
+    reaper = spawn(process.execPath, ['-e', REAPER_SOURCE], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    reaper.on('error', () => undefined);
+    reaper.stdin?.on('error', () => undefined);
+    // Neither the watchdog nor the pipe to it may keep this process alive.
+    reaper.unref();
+    (reaper.stdin as unknown as Socket | null)?.unref();
+  }
+  reaper.stdin?.write(`${line}\n`);
+}
+
+function closeReaper(): void {
+  if (reaper?.stdin && !reaper.stdin.destroyed) reaper.stdin.end();
+  reaper = undefined;
+}
+
+/** Removes `dir` if this process dies before it removes it itself (see `forgetTemporaryDir`). */
+export function registerTemporaryDir(dir: string): void {
+  tellReaper(`+dir ${dir}`);
+}
+
+export function forgetTemporaryDir(dir: string): void {
+  if (reaper) tellReaper(`-dir ${dir}`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Registry
+
+const running = new Set<ManagedProcess>();
+const cleanups = new Set<() => Promise<void>>();
+let logCounter = 0;
+let defaultLogDir: string | undefined;
+let exitHooksInstalled = false;
+
+function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: the group is gone already
+  }
+}
+
+/** Whether a process with this pid exists (a zombie counts as existing). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Every process started here that has not exited yet, oldest first. */
+export function runningProcesses(): readonly ManagedProcess[] {
+  return [...running];
+}
+
+/**
+ * Runs `cleanup` from `stopAll()` (before the remaining processes are stopped) and on SIGINT/SIGTERM;
+ * used by higher-level launchers (the loopback topology) to stop in order and remove their work dirs.
+ * Returns a function that unregisters it.
+ */
+export function registerCleanup(cleanup: () => Promise<void>): () => void {
+  installExitHooks();
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
+
+/** Runs the registered cleanups, then stops every process still running (SIGTERM, SIGKILL after the bound). */
+export async function stopAll(timeoutMs = 5_000): Promise<void> {
+  const pending = [...cleanups];
+  cleanups.clear();
+  const results = await Promise.allSettled(pending.map((cleanup) => cleanup()));
+  await Promise.all([...running].map((p) => p.stop('SIGTERM', timeoutMs)));
+  if (defaultLogDir) {
+    rmSync(defaultLogDir, { recursive: true, force: true });
+    forgetTemporaryDir(defaultLogDir);
+    defaultLogDir = undefined;
+  }
+  if (running.size === 0 && cleanups.size === 0) closeReaper();
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
+function killAllNow(): void {
+  for (const p of running) {
+    signalGroup(p.pid, 'SIGCONT');
+    signalGroup(p.pid, 'SIGKILL');
+  }
+  if (defaultLogDir) rmSync(defaultLogDir, { recursive: true, force: true });
+}
+
+/**
+ * jest's `afterAll` when running inside a jest test file. (Not JEST_WORKER_ID: child processes started
+ * from a test inherit that variable but are plain Node processes that need real signal handlers.)
+ */
+function jestGlobalAfterAll(): ((fn: () => Promise<void>, timeout?: number) => void) | undefined {
+  const candidate = (globalThis as { afterAll?: unknown }).afterAll;
+  return typeof candidate === 'function' ? (candidate as (fn: () => Promise<void>, timeout?: number) => void) : undefined;
+}
+
+function installExitHooks(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  const jestAfterAll = jestGlobalAfterAll();
+  if (jestAfterAll) {
+    // Loaded at the top of a test file: stop everything that file started once it is done.
+    try {
+      jestAfterAll(() => stopAll(), 60_000);
+    } catch {
+      // loaded from inside a test or hook: the reaper still cleans up when jest exits
+    }
+    return;
+  }
+  process.on('exit', killAllNow);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      const code = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1);
+      // A second signal while we clean up ends us at once (the exit hook and the reaper still kill).
+      process.once(signal, () => process.exit(code));
+      stopAll().then(
+        () => process.exit(code),
+        (error: unknown) => {
+          console.error(`cleanup after ${signal} failed:`, error);
+          process.exit(code);
+        },
+      );
+    });
+  }
+}
+
+function logDir(): string {
+  if (!defaultLogDir) {
+    defaultLogDir = mkdtempSync(join(tmpdir(), 'evergreen-logs-'));
+    registerTemporaryDir(defaultLogDir);
+  }
+  return defaultLogDir;
+}
+
+/** The last `lines` lines of a (possibly large or missing) text file. */
+export function tailFile(file: string, lines = 30): string {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, 64 * 1024);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    const text = buffer.toString('utf8').replace(/\n$/, '');
+    return text.split('\n').slice(-lines).join('\n');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// startProcess
+
+function spawnOrFail(child: ChildProcess): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', (error) => resolve(error));
+  });
+}
+
+/** Starts a program and resolves once it is ready (see `StartProcessProps.ready`). */
+export async function startProcess(props: StartProcessProps): Promise<ManagedProcess> {
+  const { name, command, args = [], inheritEnv = true, cwd, ready } = props;
+  const readyTimeoutMs = props.readyTimeoutMs ?? 20_000;
+  const defaultStopTimeoutMs = props.stopTimeoutMs ?? 10_000;
+  installExitHooks();
+
+  logCounter += 1;
+  const logFile = props.logFile ?? join(logDir(), `${name}-${logCounter}.log`);
+  mkdirSync(dirname(logFile), { recursive: true });
+  const logFd = openSync(logFile, 'a');
+  const env: Record<string, string | undefined> = { ...(inheritEnv ? process.env : {}), ...props.env };
+  let child: ChildProcess;
+  try {
+    // detached: the child leads a new process group, so signals reach everything it forks.
+    child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', logFd, logFd] });
+  } finally {
+    closeSync(logFd);
+  }
+  const spawnError = await spawnOrFail(child);
+  if (spawnError || child.pid === undefined) {
+    throw new ProcessStartError(name, `could not start ${command}: ${spawnError?.message ?? 'no pid'}`, logFile, '');
+  }
+  const pid = child.pid;
+  child.on('error', () => undefined); // signals are sent with process.kill; nothing else can fail later
+  tellReaper(`+pg ${pid}`);
+
+  let isRunning = true;
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      isRunning = false;
+      running.delete(managed);
+      // Whatever the leader left behind in its group goes too; then the reaper can forget the group.
+      signalGroup(pid, 'SIGKILL');
+      tellReaper(`-pg ${pid}`);
+      resolve(code);
+    });
+  });
+
+  let stopping: Promise<number | null> | undefined;
+  const managed: ManagedProcess = {
+    pid,
+    name,
+    logFile,
+    exited,
+    get running() {
+      return isRunning;
+    },
+    stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = defaultStopTimeoutMs) {
+      if (!isRunning) return exited;
+      stopping ??= (async () => {
+        signalGroup(pid, signal);
+        signalGroup(pid, 'SIGCONT');
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), timeoutMs);
+        });
+        const outcome = await Promise.race([exited, timedOut]);
+        clearTimeout(timer);
+        if (outcome === 'timeout') signalGroup(pid, 'SIGKILL');
+        return exited;
+      })();
+      return stopping;
+    },
+    kill() {
+      signalGroup(pid, 'SIGCONT');
+      signalGroup(pid, 'SIGKILL');
+      return exited;
+    },
+    signal(signal: NodeJS.Signals) {
+      signalGroup(pid, signal);
+    },
+    logTail(lines = 30) {
+      return tailFile(logFile, lines);
+    },
+  };
+  running.add(managed);
+
+  if (!ready) return managed;
+  const abort = new AbortController();
+  void exited.then((code) => abort.abort(new Error(`exited with code ${String(code)} before it was ready`)));
+  try {
+    await waitFor(ready, {
+      what: `${name} to be ready`,
+      timeoutMs: readyTimeoutMs,
+      intervalMs: props.readyIntervalMs ?? 100,
+      signal: abort.signal,
+    });
+  } catch (error) {
+    await managed.kill();
+    throw new ProcessStartError(name, (error as Error).message, logFile, tailFile(logFile));
+  } finally {
+    abort.abort(new Error('done'));
+  }
+  return managed;
+}
+
+// A test file imports this module at its top, which is the only moment jest accepts a new afterAll.
+if (jestGlobalAfterAll()) installExitHooks();
+
+// ---------------------------------------------------------------------------------------------------
+// freePort
+
+const handedOut = new Set<number>();
+
+function bindEphemeral(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close). Never returns the
+ * same port twice within this process, so several servers can be allocated before any of them binds.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = await bindEphemeral();
+    if (port > 0 && !handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: no free loopback port found in 50 attempts');
+}
