@@ -1,0 +1,94 @@
+/**
+ * prometheus.yml: what Prometheus scrapes, how often, which rule file it loads and where it sends alerts.
+ *
+ * - Each API instance is scraped directly (not through nginx, which would spread the scrapes over
+ *   the instances and hides /metrics anyway), so that one instance's failure shows as its own `up == 0`.
+ * - nginx, every Redis node and every Sentinel are scraped through an exporter next to them
+ *   (prometheus-nginx-exporter reading stub_status; one redis_exporter per node and per Sentinel), so
+ *   that a dead service still has a live target that reports `nginx_up 0` / `redis_up 0`.
+ * - The `instance` label is the instance's name in the stack (`api-0`, `redis-1`), not the
+ *   exporter's address: alerts and dashboards then speak of the thing that is down, and a Redis
+ *   node keeps its identity across failovers.
+ * - Targets are the model's `monitoring.scrapeJobs`, except the API on Kubernetes: there the
+ *   instances are the pods of a Deployment that the autoscaler resizes, behind one Service address,
+ *   so Prometheus discovers them from that Service's endpoints (each pod scraped on its own, the
+ *   pod name as `instance`; Prometheus needs RBAC to list endpoints in the namespace).
+ * - TSDB retention is a command-line flag of Prometheus, not part of this file: see
+ *   `prometheusCommandArgs`.
+ */
+import { stringify } from 'yaml';
+import { KUBERNETES_SERVICE_NAMES, type ScrapeJob, type StackSpec } from '../model';
+import { durationSeconds, JOBS } from './monitoring-model';
+
+/** File name of the alert rules, loaded from beside prometheus.yml (relative paths resolve against it). */
+export const ALERT_RULES_FILE = 'alerts.yml';
+
+/** Prometheus' own default; a scrape must also end before the next one starts. */
+const DEFAULT_SCRAPE_TIMEOUT_SECONDS = 10;
+
+function staticJob(job: ScrapeJob): Record<string, unknown> {
+  return {
+    job_name: job.job,
+    metrics_path: job.metricsPath,
+    static_configs: job.targets.map((target) => ({
+      targets: [target.address],
+      labels: { instance: target.instance },
+    })),
+  };
+}
+
+/** The API job on Kubernetes: every ready and unready endpoint of the API Service, one target per pod. */
+function kubernetesApiJob(spec: StackSpec): Record<string, unknown> {
+  return {
+    job_name: JOBS.api,
+    metrics_path: '/metrics',
+    kubernetes_sd_configs: [{ role: 'endpoints', namespaces: { names: [spec.kubernetes.namespace] } }],
+    relabel_configs: [
+      { source_labels: ['__meta_kubernetes_service_name'], regex: KUBERNETES_SERVICE_NAMES.api, action: 'keep' },
+      { source_labels: ['__meta_kubernetes_endpoint_port_number'], regex: String(spec.api.port), action: 'keep' },
+      { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'instance' },
+    ],
+  };
+}
+
+export function renderPrometheusConfig(spec: StackSpec): string {
+  const { monitoring } = spec;
+  const intervalSeconds = durationSeconds(monitoring.scrapeInterval);
+  const scrapeConfigs = monitoring.scrapeJobs
+    .filter((job) => job.targets.length > 0)
+    .map((job) => (job.job === JOBS.api && spec.target === 'kubernetes' ? kubernetesApiJob(spec) : staticJob(job)));
+  const config = {
+    global: {
+      scrape_interval: monitoring.scrapeInterval,
+      scrape_timeout: `${Math.min(intervalSeconds, DEFAULT_SCRAPE_TIMEOUT_SECONDS)}s`,
+      evaluation_interval: monitoring.evaluationInterval,
+      // Names the stack in alerts that leave it (Alertmanager, federation).
+      external_labels: { stack: spec.name },
+    },
+    rule_files: [ALERT_RULES_FILE],
+    alerting: {
+      alertmanagers: [{ static_configs: [{ targets: [monitoring.alertmanager.hostPort] }] }],
+    },
+    scrape_configs: scrapeConfigs,
+  };
+  return stringify(config, { lineWidth: 0 });
+}
+
+/**
+ * Command-line flags of the Prometheus process that come from the model (the config file cannot
+ * hold them): where the config and the TSDB are, how long and how much is kept, where it listens.
+ */
+export function prometheusCommandArgs(
+  spec: StackSpec,
+  paths: { readonly configFile: string; readonly dataDir: string },
+): string[] {
+  const { monitoring } = spec;
+  const listenHost = spec.target === 'loopback' ? '127.0.0.1' : '0.0.0.0';
+  return [
+    `--config.file=${paths.configFile}`,
+    `--storage.tsdb.path=${paths.dataDir}`,
+    `--storage.tsdb.retention.time=${monitoring.retentionTime}`,
+    ...(monitoring.retentionSize === '0' ? [] : [`--storage.tsdb.retention.size=${monitoring.retentionSize}`]),
+    `--web.listen-address=${listenHost}:${monitoring.prometheus.port}`,
+  ];
+}

@@ -1,0 +1,311 @@
+/**
+ * Validation of stack settings: a zod schema for the shape and range of each setting, then the
+ * checks that need the whole topology (counts, quorum, addresses, port clashes). Every problem gets
+ * one message naming the setting; {@link defineStack} throws them all at once, before anything is
+ * rendered or deployed.
+ */
+import { z } from 'zod';
+import {
+  applyDefaults,
+  deriveSpec,
+  instanceNames,
+  isHostInSubnet,
+  parseCidr,
+  portKeys,
+  STACK_TARGETS,
+  type StackOverrides,
+  type StackSettings,
+  type StackSpec,
+  type StackTarget,
+} from './model';
+
+/** Thrown by {@link defineStack}: `problems` holds one message per problem, `message` lists them all. */
+export class StackValidationError extends Error {
+  override readonly name = 'StackValidationError';
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `invalid stack settings (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+  }
+}
+
+// --- field schemas ------------------------------------------------------------------------------
+
+const port = z.int({ error: 'must be an integer port' }).min(1, { error: 'must be a port in 1–65535' }).max(65535, {
+  error: 'must be a port in 1–65535',
+});
+const count = (min: number, what: string) =>
+  z.int({ error: `must be an integer` }).min(min, { error: `${what}` }).max(64, { error: 'must be at most 64' });
+/** Safe in a config file line: no whitespace, quotes, braces, semicolons or backslashes. */
+const word = z
+  .string()
+  .regex(/^[^\s"'`{};\\#]+$/, { error: 'must be one word without spaces, quotes, braces, ; or #' });
+const dnsName = z
+  .string()
+  .regex(/^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$/, { error: 'must be a lower-case DNS label (a–z, 0–9, -), at most 40 characters' });
+const filePath = z
+  .string()
+  .min(1)
+  .regex(/^[^\n\r"'\\;{}#]+$/, { error: 'must be a path without quotes, newlines, backslashes, braces, ; or #' });
+const nginxDuration = z.string().regex(/^\d+(ms|s|m|h)?$/, { error: "must be an nginx time such as '500ms', '2s' or '1m'" });
+const nginxSize = z.string().regex(/^\d+[kKmMgG]?$/, { error: "must be an nginx size such as '64k' or '1m'" });
+const promDuration = z
+  .string()
+  .regex(/^(\d+(ms|s|m|h|d|w|y))+$/, { error: "must be a Prometheus duration such as '15s', '1m' or '15d'" });
+const ipv4 = z.ipv4({ error: 'must be an IPv4 address' });
+
+const settingsSchema = z.strictObject({
+  name: dnsName,
+  images: z.strictObject({
+    nginx: word,
+    nginxUnprivileged: word,
+    api: word,
+    redis: word,
+    prometheus: word,
+    alertmanager: word,
+    grafana: word,
+    redisExporter: word,
+    nginxExporter: word,
+  }),
+  network: z.strictObject({
+    name: dnsName.optional(),
+    subnet: z
+      .cidrv4({ error: "must be an IPv4 subnet such as '172.20.0.0/24'", abort: true })
+      .refine((c) => parseCidr(c).prefix >= 8 && parseCidr(c).prefix <= 29, {
+        error: 'prefix length must be between /8 and /29',
+      }),
+    addresses: z.record(z.string(), ipv4),
+  }),
+  ports: z.record(z.string(), port),
+  gateway: z.strictObject({
+    port,
+    publishedPort: port,
+    statusPort: port,
+    workerProcesses: z.union([z.literal('auto'), z.int().min(1).max(256)], { error: "must be 'auto' or 1–256" }),
+    workerConnections: z.int().min(16).max(65536),
+    upstreamKeepalive: z.int().min(0).max(1024),
+    connectTimeout: nginxDuration,
+    readTimeout: nginxDuration,
+    sendTimeout: nginxDuration,
+    retries: z.int().min(1, { error: 'must be at least 1 (1 = no retry)' }).max(16),
+    retryTimeout: nginxDuration,
+    clientMaxBodySize: nginxSize,
+    rateLimit: z.strictObject({
+      rate: z.string().regex(/^[1-9]\d*r\/[sm]$/, { error: "must be a rate such as '200r/s' or '600r/m'" }),
+      burst: z.int().min(0).max(1_000_000),
+      zoneSize: nginxSize,
+    }),
+    clientKeepaliveTimeout: nginxDuration,
+    runDir: filePath,
+  }),
+  api: z.strictObject({
+    instances: count(1, 'at least 1 API instance is needed'),
+    port,
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+  }),
+  redis: z.strictObject({
+    replicas: count(0, 'must be 0 or more'),
+    port,
+    masterName: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1–64 characters of A–Z a–z 0–9 . _ -' }),
+    savePoints: z.array(
+      z.tuple([z.int().min(1, { error: 'seconds must be ≥ 1' }), z.int().min(1, { error: 'changes must be ≥ 1' })]),
+    ),
+    appendfsync: z.enum(['always', 'everysec', 'no']),
+    maxmemory: z
+      .string()
+      .regex(/^\d+(b|k|kb|m|mb|g|gb)?$/i, { error: "must be a Redis memory size such as '256mb', '1gb' or '0'" }),
+    maxmemoryPolicy: z.enum([
+      'noeviction',
+      'allkeys-lru',
+      'allkeys-lfu',
+      'allkeys-random',
+      'volatile-lru',
+      'volatile-lfu',
+      'volatile-random',
+      'volatile-ttl',
+    ]),
+    minReplicasToWrite: z.int().min(0).max(64),
+    minReplicasMaxLagSeconds: z.int().min(1).max(3600),
+    dataDir: filePath,
+  }),
+  sentinel: z.strictObject({
+    count: count(1, 'must be at least 1'),
+    quorum: z.int().min(1, { error: 'must be at least 1' }),
+    port,
+    downAfterMs: z
+      .int()
+      .min(1000, {
+        error: 'must be at least 1000 ms: shorter timeouts have caused false failovers under load (5000 is the default)',
+      })
+      .max(600_000),
+    failoverTimeoutMs: z.int().min(1000).max(3_600_000),
+    parallelSyncs: z.int().min(1).max(64),
+    dataDir: filePath,
+  }),
+  monitoring: z.strictObject({
+    scrapeInterval: promDuration,
+    evaluationInterval: promDuration,
+    retentionTime: promDuration,
+    retentionSize: z.string().regex(/^(0|\d+(B|KB|MB|GB|TB|PB|EB))$/, { error: "must be '0' or a size such as '10GB'" }),
+    prometheusPort: port,
+    alertmanagerPort: port,
+    grafanaPort: port,
+    redisExporterPort: port,
+    nginxExporterPort: port,
+    alertWebhookUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    grafanaAdminUser: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1–64 characters of A–Z a–z 0–9 . _ -' }),
+    publishPrometheus: z.boolean(),
+    publishGrafana: z.boolean(),
+  }),
+  kubernetes: z.strictObject({ namespace: dnsName, clusterDomain: z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/) }),
+  loopback: z.strictObject({ workDir: filePath }),
+});
+
+// Keep the schema and the documented interfaces in step: this fails to compile if they drift apart.
+type SchemaSettings = z.infer<typeof settingsSchema>;
+const _schemaMatchesModel: (s: SchemaSettings) => StackSettings = (s) => s;
+void _schemaMatchesModel;
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const text = JSON.stringify(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** One message per zod issue: `<setting path>: <what is wrong> (got <value>)`. */
+function zodProblems(error: z.ZodError, input: unknown): string[] {
+  return error.issues.map((issue) => {
+    const where = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => `${where ? `${where}.` : ''}${k}: unknown setting`).join('; ');
+    }
+    const got = valueAt(input, issue.path);
+    return `${where || '(settings)'}: ${issue.message} (got ${describe(got)})`;
+  });
+}
+
+/** Checks that need the whole topology. Settings are already shape-checked. */
+function topologyProblems(s: StackSettings, spec: StackSpec): string[] {
+  const problems: string[] = [];
+  const { count, quorum } = s.sentinel;
+  if (count < 3) problems.push(`sentinel.count: ${count} Sentinel(s) cannot survive the loss of one; use 3 or more (an odd number)`);
+  else if (count % 2 === 0)
+    problems.push(`sentinel.count: ${count} is even; use an odd number (${count - 1} or ${count + 1}) so that a majority survives a split`);
+  if (quorum > count) problems.push(`sentinel.quorum: ${quorum} is above the Sentinel count ${count}; a failover could never start`);
+  if (s.sentinel.failoverTimeoutMs <= s.sentinel.downAfterMs)
+    problems.push(
+      `sentinel.failoverTimeoutMs: ${s.sentinel.failoverTimeoutMs} must be greater than sentinel.downAfterMs (${s.sentinel.downAfterMs})`,
+    );
+  if (s.redis.minReplicasToWrite > s.redis.replicas)
+    problems.push(
+      `redis.minReplicasToWrite: ${s.redis.minReplicasToWrite} is above redis.replicas (${s.redis.replicas}); the master would refuse every write`,
+    );
+  if (s.redis.replicas === 0)
+    problems.push('redis.replicas: 0 replicas leaves Sentinel nothing to promote; use at least 1 (2 by default)');
+
+  const names = new Set(instanceNames(s));
+  for (const key of Object.keys(s.network.addresses))
+    if (!names.has(key)) problems.push(`network.addresses.${key}: no instance has this name (instances: ${[...names].join(', ')})`);
+  const keys = new Set(portKeys(s));
+  for (const key of Object.keys(s.ports))
+    if (!keys.has(key)) problems.push(`ports.${key}: no instance has this name (names: ${[...keys].join(', ')})`);
+
+  if (spec.target === 'docker') {
+    const seen = new Map<string, string>();
+    const derivedOutside: string[] = [];
+    for (const i of spec.instances) {
+      const address = i.address as string;
+      const explicit = s.network.addresses[i.name] !== undefined;
+      const setting = explicit ? `network.addresses.${i.name}` : `${i.name} (derived)`;
+      if (!isHostInSubnet(address, s.network.subnet)) {
+        if (explicit)
+          problems.push(`${setting}: address ${address} is outside the subnet ${s.network.subnet} (or is its network/broadcast address)`);
+        else derivedOutside.push(`${i.name} (${address})`);
+      }
+      else if (address === spec.network.gatewayAddress)
+        problems.push(`${setting}: address ${address} is the Docker network's gateway address`);
+      const other = seen.get(address);
+      if (other !== undefined) problems.push(`${setting}: address ${address} is used by both ${other} and ${i.name}`);
+      else seen.set(address, i.name);
+    }
+    if (derivedOutside.length > 0)
+      problems.push(
+        `network.subnet: ${s.network.subnet} does not hold the derived addresses of ${derivedOutside.join(', ')}; ` +
+          'use a larger subnet (/24 holds them all) or set network.addresses for them',
+      );
+    const published: [string, number][] = [['gateway.publishedPort', s.gateway.publishedPort]];
+    if (s.monitoring.publishPrometheus) published.push(['monitoring.prometheusPort', s.monitoring.prometheusPort]);
+    if (s.monitoring.publishGrafana) published.push(['monitoring.grafanaPort', s.monitoring.grafanaPort]);
+    const hostPorts = new Map<number, string>();
+    for (const [setting, p] of published) {
+      const other = hostPorts.get(p);
+      if (other !== undefined) problems.push(`${setting}: host port ${p} is also published by ${other}`);
+      else hostPorts.set(p, setting);
+    }
+  }
+
+  // Port clashes: two listeners on the same host and port. On Kubernetes the instances of one
+  // service share their Service name (that is one listener, not a clash).
+  // On Docker every container has its own address, so only one container's two listeners can clash
+  // (an address clash is reported above, once).
+  const endpoints = [
+    ...spec.instances.map((i) => ({ name: i.name, owner: i.name, service: i.service as string, host: i.host, port: i.port })),
+    {
+      name: 'gateway-status',
+      owner: spec.gateway.instance.name,
+      service: 'gateway-status',
+      host: spec.gateway.status.host,
+      port: spec.gateway.status.port,
+    },
+  ];
+  const listeners = new Map<string, { name: string; owner: string; service: string }>();
+  for (const e of endpoints) {
+    const key = `${e.host}:${e.port}`;
+    const other = listeners.get(key);
+    if (other === undefined) listeners.set(key, e);
+    else if (spec.target === 'kubernetes' && other.service === e.service) continue;
+    else if (spec.target === 'docker' && other.owner !== e.owner) continue;
+    else problems.push(`ports: ${e.name} and ${other.name} both listen on ${key}; give one of them another port`);
+  }
+  return problems;
+}
+
+/**
+ * Validate overrides and derive the whole stack for a target. Throws {@link StackValidationError}
+ * listing every problem; returns a spec that every renderer and program can trust.
+ */
+export function defineStack(overrides: StackOverrides = {}, target: StackTarget = 'docker'): StackSpec {
+  if (!STACK_TARGETS.includes(target))
+    throw new StackValidationError([`target: must be one of ${STACK_TARGETS.join(', ')} (got ${describe(target)})`]);
+  if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides))
+    throw new StackValidationError([`(settings): must be an object (got ${describe(overrides)})`]);
+  const merged = applyDefaults(overrides);
+  const parsed = settingsSchema.safeParse(merged);
+  if (!parsed.success) throw new StackValidationError(zodProblems(parsed.error, merged));
+  const settings: StackSettings = parsed.data;
+  const spec = deriveSpec(settings, target);
+  const problems = topologyProblems(settings, spec);
+  if (problems.length > 0) throw new StackValidationError(problems);
+  return spec;
+}
+
+/** The problems of a set of overrides for a target, without throwing (empty when valid). */
+export function stackProblems(overrides: StackOverrides, target: StackTarget = 'docker'): readonly string[] {
+  try {
+    defineStack(overrides, target);
+    return [];
+  } catch (error) {
+    if (error instanceof StackValidationError) return error.problems;
+    throw error;
+  }
+}
