@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+/** Shapes shared by every feature: timestamps, problems, list queries and pages. */
+
+export const Timestamp = z.iso.datetime().meta({ description: 'ISO 8601 UTC timestamp', example: '2026-01-31T12:00:00.000Z' });
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().meta({ description: 'URI of the problem type; its last segment names it (e.g. insufficient-stock)' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' });
+
+export const ListQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(20)
+    .meta({ description: 'Page size, 1..100', example: 20 }),
+  cursor: z.string().min(1).max(1024).optional().meta({ description: 'Opaque cursor: nextCursor of the previous page' }),
+});
+export type ListQuery = z.output<typeof ListQuery>;
+
+export function pageOf<T extends z.ZodType>(item: T, id: string) {
+  return z
+    .object({
+      items: z.array(item),
+      nextCursor: z.string().nullable().meta({ description: 'Cursor of the next page; null on the last page' }),
+    })
+    .meta({ id });
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor: string | null;
+}
+
+const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
+
+/** OpenAPI response entries for the problems an endpoint can answer. */
+export const problemResponses = {
+  400: { description: 'Malformed JSON or validation failure (with `errors`)', content: problemContent },
+  401: { description: 'Missing or invalid bearer token', content: problemContent },
+  404: { description: 'Not found', content: problemContent },
+  409: { description: 'Conflict', content: problemContent },
+  413: { description: 'Body over 64 KiB', content: problemContent },
+  415: { description: 'Body is not JSON', content: problemContent },
+  422: { description: 'Idempotency-Key reused with another body', content: problemContent },
+  503: { description: 'Data store unavailable (e.g. during a failover); retry', content: problemContent },
+} as const;
+
+export function problems(...statuses: (keyof typeof problemResponses)[]) {
+  return Object.fromEntries(statuses.map((s) => [s, problemResponses[s]]));
+}
+
+/** Path id parameter schema for OpenAPI. */
+export const IdParam = (description: string) => z.object({ id: z.string().meta({ description }) });

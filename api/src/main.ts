@@ -1,0 +1,67 @@
+import type { Server } from 'node:http';
+import pino from 'pino';
+import { createApp } from './app';
+import { ConfigError, parseConfig, type ApiConfig } from './config';
+import { ApiMetrics } from './ops/metrics';
+import { RedisGateway, createRedisClients } from './redis/gateway';
+
+/**
+ * Entry point: `node build/api/src/main.js`. Reads the environment (one clear line and exit 1 if it is bad),
+ * connects to Redis through Sentinel, serves HTTP; SIGTERM/SIGINT drain gracefully and exit 0.
+ */
+function loadConfigOrExit(): ApiConfig {
+  try {
+    return parseConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`evergreen-api: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+function main(): void {
+  const config = loadConfigOrExit();
+  const logger = pino({ level: config.logLevel, base: { service: 'evergreen-api', pid: process.pid } });
+  const metrics = new ApiMetrics();
+  const { master, replica } = createRedisClients(config, logger);
+  const redis = new RedisGateway(master, replica, metrics, logger, config);
+  redis.startProbe();
+  let draining = false;
+  const app = createApp({ config, redis, metrics, logger, draining: () => draining });
+  const server: Server = app.listen(config.port, config.host, () => {
+    logger.info({ host: config.host, port: config.port, sentinels: config.sentinels, masterName: config.masterName }, 'listening');
+  });
+  server.on('error', (err) => {
+    logger.fatal({ err }, 'cannot listen');
+    process.exit(1);
+  });
+  // Keep-alive sockets of a proxy must outlive its own idle timeout, or it sends onto closing sockets.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+
+  const shutdown = (signal: string) => {
+    if (draining) return;
+    draining = true;
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'draining: no new connections, finishing in-flight requests');
+    const force = setTimeout(() => {
+      logger.warn('drain timeout: closing remaining connections');
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      void redis.close().then(() => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      });
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main();

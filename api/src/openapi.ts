@@ -1,0 +1,40 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { ProblemSchema } from './http/common-schema';
+import { describeProducts } from './products/schema';
+import { describePurchases } from './purchases/schema';
+import { describeUsers } from './users/schema';
+
+/**
+ * The OpenAPI 3.1 document, generated from the same zod schemas that validate requests, so the two cannot drift.
+ */
+export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV31['generateDocument']> {
+  const registry = new OpenAPIRegistry();
+  registry.register('Problem', ProblemSchema);
+  const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  describeUsers(registry);
+  describeProducts(registry);
+  describePurchases(registry);
+  const plain = (description: string) => ({ description, content: { 'text/plain': { schema: z.string() } } });
+  registry.registerPath({ method: 'get', path: '/healthz', tags: ['operations'], summary: 'Liveness', security: [], responses: { 200: plain('The process runs') } });
+  registry.registerPath({
+    method: 'get', path: '/readyz', tags: ['operations'], summary: 'Readiness: the Redis master is writable', security: [],
+    responses: { 200: plain('Ready'), 503: plain('Master not writable (or shutting down)') },
+  });
+  registry.registerPath({ method: 'get', path: '/metrics', tags: ['operations'], summary: 'Prometheus metrics', security: [], responses: { 200: plain('Prometheus text exposition format') } });
+  registry.registerPath({
+    method: 'get', path: '/openapi.json', tags: ['operations'], summary: 'This document', security: [],
+    responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
+  });
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Evergreen Stores API',
+      version: '1.0.0',
+      description:
+        'Users, products and purchases. Errors are RFC 9457 problem details. Every response carries X-Request-Id. See docs/api.md.',
+    },
+    servers: [{ url: '/' }],
+    security: [{ [bearer.name]: [] }],
+  });
+}

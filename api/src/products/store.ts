@@ -1,0 +1,78 @@
+import { NotFoundError } from '../errors';
+import { newId } from '../ids';
+import type { Page } from '../http/common-schema';
+import type { RedisGateway } from '../redis/gateway';
+import { keys } from '../redis/keys';
+import { readPage, type PageRequest } from '../redis/pagination';
+import type { CreateProductBody, Product, UpdateProductBody } from './schema';
+
+export function productFromHash(h: Record<string, string>): Product {
+  return {
+    id: h.id ?? '',
+    name: h.name ?? '',
+    description: h.description ?? '',
+    priceCents: Number(h.priceCents ?? 0),
+    stock: Number(h.stock ?? 0),
+    createdAt: h.createdAt ?? '',
+    updatedAt: h.updatedAt ?? '',
+  };
+}
+
+/** field/value pairs of the given (defined) fields, as strings for HSET */
+function fieldPairs(body: Partial<Record<string, string | number | undefined>>): string[] {
+  return Object.entries(body).flatMap(([k, v]) => (v === undefined ? [] : [k, String(v)]));
+}
+
+/** Products in Redis: a hash per product and an index of ids (docs/api.md). */
+export class ProductStore {
+  constructor(private readonly redis: RedisGateway) {}
+
+  async create(body: CreateProductBody): Promise<Product> {
+    const now = new Date();
+    const id = newId('product', now.getTime());
+    const at = now.toISOString();
+    const product: Product = {
+      id,
+      name: body.name,
+      description: body.description ?? '',
+      priceCents: body.priceCents,
+      stock: body.stock,
+      createdAt: at,
+      updatedAt: at,
+    };
+    await this.redis.write('create product', (m) =>
+      m.createProduct(
+        keys.product(id), keys.products, id, at,
+        ...fieldPairs({ name: product.name, description: product.description, priceCents: product.priceCents, stock: product.stock }),
+      ),
+    );
+    await this.redis.confirmDurable('create product');
+    return product;
+  }
+
+  async get(id: string): Promise<Product> {
+    const h = await this.redis.read('get product', (c) => c.hgetall(keys.product(id)));
+    if (Object.keys(h).length === 0) throw new NotFoundError(`Product ${id} does not exist.`);
+    return productFromHash(h);
+  }
+
+  async list(req: PageRequest): Promise<Page<Product>> {
+    return this.redis.read('list products', (c) => readPage(c, keys.products, 'products', req, 'asc', keys.product, productFromHash));
+  }
+
+  async update(id: string, body: UpdateProductBody): Promise<Product> {
+    const at = new Date().toISOString();
+    const outcome = await this.redis.write('update product', (m) => m.updateProduct(keys.product(id), at, ...fieldPairs(body)));
+    if (outcome === 'not_found') throw new NotFoundError(`Product ${id} does not exist.`);
+    const h = await this.redis.write('update product', (m) => m.hgetall(keys.product(id)));
+    await this.redis.confirmDurable('update product');
+    if (Object.keys(h).length === 0) throw new NotFoundError(`Product ${id} does not exist.`);
+    return productFromHash(h);
+  }
+
+  async delete(id: string): Promise<void> {
+    const outcome = await this.redis.write('delete product', (m) => m.deleteProduct(keys.product(id), keys.products, id));
+    if (outcome === 'not_found') throw new NotFoundError(`Product ${id} does not exist.`);
+    await this.redis.confirmDurable('delete product');
+  }
+}

@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import { IdempotencyKeyReusedError, InsufficientStockError, NotFoundError, ProblemError } from '../errors';
+import { newId } from '../ids';
+import type { RedisGateway } from '../redis/gateway';
+import { keys } from '../redis/keys';
+import type { CreatePurchaseBody, Purchase } from './schema';
+
+/** How long an Idempotency-Key is remembered (the contract asks for at least 24 h). */
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+
+export function purchaseFromHash(h: Record<string, string>): Purchase {
+  return {
+    id: h.id ?? '',
+    userId: h.userId ?? '',
+    productId: h.productId ?? '',
+    quantity: Number(h.quantity ?? 0),
+    unitPriceCents: Number(h.unitPriceCents ?? 0),
+    totalCents: Number(h.totalCents ?? 0),
+    createdAt: h.createdAt ?? '',
+  };
+}
+
+/** Same body ⇔ same fingerprint: the validated fields in a fixed order (whitespace/key order do not matter). */
+export function purchaseFingerprint(body: CreatePurchaseBody): string {
+  return createHash('sha256').update(JSON.stringify([body.userId, body.productId, body.quantity])).digest('hex');
+}
+
+/** A flat HGETALL-style reply ([field, value, ...]) → object. */
+function pairsToHash(reply: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(reply)) return out;
+  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
+  return out;
+}
+
+export type PurchaseResult =
+  | { readonly kind: 'created'; readonly purchase: Purchase; readonly replayed: boolean }
+  | { readonly kind: 'problem'; readonly problem: ProblemError; readonly outcome: 'not_found' | 'insufficient_stock'; readonly replayed: boolean };
+
+/**
+ * The problem a refused purchase answers, built only from the request and what the script stored, so that a
+ * replay renders the very same body as the first answer.
+ */
+export function refusal(outcome: string, data: string, body: CreatePurchaseBody): ProblemError {
+  switch (outcome) {
+    case 'user_not_found':
+      return new NotFoundError(`User ${body.userId} does not exist.`);
+    case 'product_not_found':
+      return new NotFoundError(`Product ${body.productId} does not exist.`);
+    case 'insufficient_stock':
+      return new InsufficientStockError(`Product ${body.productId} has ${data} in stock; ${body.quantity} requested.`);
+    default:
+      throw new Error(`unknown purchase outcome ${outcome}`);
+  }
+}
+
+/** Purchases in Redis: one atomic script on the master (redis/scripts.ts PURCHASE), then WAIT. */
+export class PurchaseStore {
+  constructor(private readonly redis: RedisGateway) {}
+
+  async create(body: CreatePurchaseBody, idempotencyKey: string | undefined): Promise<PurchaseResult> {
+    const now = new Date();
+    const id = newId('purchase', now.getTime());
+    const purchaseKey = keys.purchase(id);
+    const reply = await this.redis.write('purchase', (m) =>
+      m.purchase(
+        purchaseKey,
+        keys.product(body.productId),
+        keys.user(body.userId),
+        keys.userPurchases(body.userId),
+        idempotencyKey !== undefined ? keys.idempotency(idempotencyKey) : purchaseKey,
+        id, body.userId, body.productId, body.quantity, now.toISOString(),
+        idempotencyKey !== undefined ? '1' : '0',
+        purchaseFingerprint(body),
+        IDEMPOTENCY_TTL_SECONDS,
+      ),
+    );
+    const [kind, a, b] = reply as [string, unknown, unknown];
+    if (kind === 'mismatch') throw new IdempotencyKeyReusedError();
+    if (kind === 'created') {
+      await this.redis.confirmDurable('purchase');
+      return { kind: 'created', purchase: purchaseFromHash(pairsToHash(a)), replayed: false };
+    }
+    if (kind === 'replayed') {
+      const outcome = String(a);
+      const data = String(b ?? '');
+      // the replay touched the record, so this WAIT also covers the first call's write (see the script)
+      await this.redis.confirmDurable('purchase');
+      if (outcome === 'created') {
+        const h = await this.redis.write('purchase replay', (m) => m.hgetall(keys.purchase(data)));
+        if (Object.keys(h).length === 0) throw new Error(`idempotency record points at missing purchase ${data}`);
+        return { kind: 'created', purchase: purchaseFromHash(h), replayed: true };
+      }
+      return { kind: 'problem', problem: refusal(outcome, data, body), outcome: outcomeLabel(outcome), replayed: true };
+    }
+    if (idempotencyKey !== undefined) await this.redis.confirmDurable('purchase');
+    return { kind: 'problem', problem: refusal(kind, String(a ?? ''), body), outcome: outcomeLabel(kind), replayed: false };
+  }
+
+  async get(id: string): Promise<Purchase> {
+    const h = await this.redis.read('get purchase', (c) => c.hgetall(keys.purchase(id)));
+    if (Object.keys(h).length === 0) throw new NotFoundError(`Purchase ${id} does not exist.`);
+    return purchaseFromHash(h);
+  }
+}
+
+function outcomeLabel(outcome: string): 'not_found' | 'insufficient_stock' {
+  return outcome === 'insufficient_stock' ? 'insufficient_stock' : 'not_found';
+}

@@ -1,0 +1,257 @@
+import Redis, { type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ApiConfig } from '../config';
+import { ProblemError, ServiceUnavailableError } from '../errors';
+import type { ApiMetrics } from '../ops/metrics';
+import * as scripts from './scripts';
+
+/** The scripts, as ioredis custom commands (EVALSHA with EVAL fallback on NOSCRIPT). */
+interface ScriptCommands {
+  createUser(...args: (string | number)[]): Promise<string>;
+  updateUser(...args: (string | number)[]): Promise<string>;
+  deleteUser(...args: (string | number)[]): Promise<string>;
+  createProduct(...args: (string | number)[]): Promise<string>;
+  updateProduct(...args: (string | number)[]): Promise<string>;
+  deleteProduct(...args: (string | number)[]): Promise<string>;
+  purchase(...args: (string | number)[]): Promise<unknown[]>;
+}
+export type MasterClient = Redis & ScriptCommands;
+
+const SCRIPT_KEYS: Record<keyof ScriptCommands, [string, number]> = {
+  createUser: [scripts.CREATE_USER, 3],
+  updateUser: [scripts.UPDATE_USER, 2],
+  deleteUser: [scripts.DELETE_USER, 2],
+  createProduct: [scripts.CREATE_PRODUCT, 2],
+  updateProduct: [scripts.UPDATE_PRODUCT, 1],
+  deleteProduct: [scripts.DELETE_PRODUCT, 2],
+  purchase: [scripts.PURCHASE, 5],
+};
+
+/** What kind of Redis failure an error is (label of evergreen_redis_errors_total). */
+export function redisErrorKind(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/timed? ?out/i.test(msg)) return 'timeout';
+  if (/^READONLY|READONLY You can't write/.test(msg)) return 'readonly';
+  if (/NOREPLICAS/.test(msg)) return 'noreplicas';
+  if (/^LOADING|MASTERDOWN/.test(msg)) return 'loading';
+  if (
+    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|sentinel|MaxRetriesPerRequest|Reached the max retries|not connected/i.test(
+      msg,
+    )
+  ) {
+    return 'connection';
+  }
+  return 'other';
+}
+
+/**
+ * Two ioredis clients through Sentinel: `master` for every write (and the fence of each read), `replica` for
+ * reads. Both are built so that no request waits past a bounded time during a failover:
+ * - enableOfflineQueue: false — while a client is (re)connecting, commands fail at once (→ 503) instead of
+ *   queueing and being sent, possibly much later, after the client has already been told 503;
+ * - autoResendUnfulfilledCommands: false — commands whose reply was lost with the connection are not re-sent
+ *   (their outcome is unknown to the client anyway; a retried purchase is made safe by its Idempotency-Key, and
+ *   every write script is idempotent on its own id in case a command reached Redis twice);
+ * - commandTimeout bounds a command sent to a paused/hung master; keepAlive + failoverDetector (subscription to
+ *   +switch-master on the sentinels) make the client drop the old master as soon as Sentinel elects a new one;
+ * - reconnectOnError: a READONLY reply means we talk to a demoted master: reconnect (re-asks Sentinel) and fail
+ *   that command (→ 503) rather than re-sending it;
+ * - retry strategies reconnect quickly (≤ 250 ms apart), forever: the service recovers by itself.
+ */
+export function createRedisClients(config: ApiConfig, logger: Logger): { master: MasterClient; replica: Redis | undefined } {
+  const base: RedisOptions = {
+    sentinels: config.sentinels.map((s) => ({ host: s.host, port: s.port })),
+    name: config.masterName,
+    username: config.redisUsername,
+    password: config.redisPassword,
+    sentinelUsername: config.redisUsername,
+    sentinelPassword: config.redisPassword,
+    connectTimeout: config.connectTimeoutMs,
+    sentinelCommandTimeout: config.connectTimeoutMs,
+    commandTimeout: config.commandTimeoutMs,
+    keepAlive: 1000,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 1,
+    failoverDetector: true,
+    enableAutoPipelining: false,
+    retryStrategy: (times) => Math.min(50 * times, 250),
+    sentinelRetryStrategy: (times) => Math.min(50 * times, 250),
+    sentinelReconnectStrategy: (times) => Math.min(100 * times, 1000),
+    reconnectOnError: (err) => (/READONLY/.test(err.message) ? 1 : false),
+  };
+  const master = new Redis({ ...base, role: 'master', connectionName: 'evergreen-api-master' }) as MasterClient;
+  for (const [name, [lua, numberOfKeys]] of Object.entries(SCRIPT_KEYS)) {
+    master.defineCommand(name, { lua, numberOfKeys });
+  }
+  master.on('error', (err: Error) => logger.warn({ err: err.message, client: 'master' }, 'redis master client error'));
+  let replica: Redis | undefined;
+  if (config.readFromReplicas) {
+    replica = new Redis({ ...base, role: 'slave', connectionName: 'evergreen-api-replica' });
+    replica.on('error', (err: Error) => logger.debug({ err: err.message, client: 'replica' }, 'redis replica client error'));
+  }
+  return { master, replica };
+}
+
+/** Parses a ROLE reply: master → its replication offset; replica → its processed offset and link state. */
+export function parseRole(reply: unknown): { role: 'master'; offset: number } | { role: 'slave'; state: string; offset: number } | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  if (reply[0] === 'master') return { role: 'master', offset: Number(reply[1]) };
+  if (reply[0] === 'slave') return { role: 'slave', state: String(reply[3]), offset: Number(reply[4]) };
+  return undefined;
+}
+
+/**
+ * The data-access edge: every Redis call of the stores goes through `write` or `read`, which turn Redis
+ * failures into a 503 problem and count them.
+ *
+ * Read-your-writes across instances (the "offset fence"): a read first samples the master's replication offset
+ * (ROLE on the master) and the replica's processed offset (ROLE on the replica), in parallel. Any write that was
+ * acknowledged to a client before this read arrived lies at or below the master's offset, so if the replica has
+ * processed at least that offset (and its link to the master is up) it holds every such write, and the read runs
+ * on the replica. Otherwise — replica lagging, missing, promoted, or not connected — the read runs on the
+ * master. Cost: one ROLE on the master per read (O(replicas), no data), plus the fallback reads under write load.
+ */
+export class RedisGateway {
+  private lastMasterAddress: string | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly master: MasterClient,
+    readonly replica: Redis | undefined,
+    private readonly metrics: ApiMetrics,
+    private readonly logger: Logger,
+    private readonly config: Pick<ApiConfig, 'waitReplicas' | 'waitTimeoutMs'>,
+  ) {
+    master.on('ready', () => {
+      const stream = (master as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+      const address = `${stream?.remoteAddress ?? '?'}:${stream?.remotePort ?? '?'}`;
+      if (this.lastMasterAddress !== undefined && this.lastMasterAddress !== address) {
+        this.metrics.redisFailovers.inc();
+        this.logger.warn({ from: this.lastMasterAddress, to: address }, 'redis master changed');
+      } else {
+        this.logger.info({ master: address }, 'redis master connected');
+      }
+      this.lastMasterAddress = address;
+      this.metrics.masterWritable.set(1);
+    });
+    master.on('close', () => this.metrics.masterWritable.set(0));
+  }
+
+  /** Starts the 1 s writability probe that keeps evergreen_redis_master_writable current. */
+  startProbe(): void {
+    this.probeTimer = setInterval(() => void this.masterWritable(), 1000);
+    this.probeTimer.unref();
+  }
+
+  /** True when the master client is connected to a Redis in the master role (ROLE); updates the gauge. */
+  async masterWritable(): Promise<boolean> {
+    let ok: boolean;
+    try {
+      ok = this.master.status === 'ready' && parseRole(await this.master.role())?.role === 'master';
+    } catch {
+      ok = false;
+    }
+    this.metrics.masterWritable.set(ok ? 1 : 0);
+    return ok;
+  }
+
+  /** Runs `fn` against the master; Redis failures → 503. */
+  async write<T>(what: string, fn: (master: MasterClient) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.master);
+    } catch (err) {
+      throw this.unavailable(what, err);
+    }
+  }
+
+  /**
+   * Makes the writes this connection has done durable: WAIT for `waitReplicas` replicas to acknowledge them.
+   * Fewer acknowledgements in time → 503 (the write is applied on the master but not confirmed on a replica).
+   */
+  async confirmDurable(what: string): Promise<void> {
+    if (this.config.waitReplicas === 0) return;
+    let acked: number;
+    try {
+      acked = Number(await this.master.wait(this.config.waitReplicas, this.config.waitTimeoutMs));
+    } catch (err) {
+      throw this.unavailable(what, err);
+    }
+    if (acked < this.config.waitReplicas) {
+      this.metrics.redisErrors.labels('not_durable').inc();
+      throw new ServiceUnavailableError(
+        `${what}: ${acked} of ${this.config.waitReplicas} replicas acknowledged in ${this.config.waitTimeoutMs} ms; ` +
+          'the outcome is not confirmed durable. Retry (for purchases with the same Idempotency-Key).',
+      );
+    }
+  }
+
+  /** Runs `fn` on a replica that passed the read-your-writes fence, else on the master. Redis failures → 503. */
+  async read<T>(what: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+    try {
+      const client = await this.readClient();
+      try {
+        return await fn(client);
+      } catch (err) {
+        if (client === this.master || err instanceof ProblemError) throw err;
+        // the replica went away mid-read: the master is always a correct place to read
+        this.metrics.redisErrors.labels(redisErrorKind(err)).inc();
+        this.metrics.redisReads.labels('master').inc();
+        return await fn(this.master);
+      }
+    } catch (err) {
+      throw this.unavailable(what, err);
+    }
+  }
+
+  private async readClient(): Promise<Redis> {
+    const replica = this.replica;
+    if (replica === undefined || replica.status !== 'ready') {
+      this.metrics.redisReads.labels('master').inc();
+      return this.master;
+    }
+    const [masterRole, replicaRole] = await Promise.all([
+      this.master.role(),
+      replica.role().catch(() => undefined),
+    ]);
+    const m = parseRole(masterRole);
+    if (m?.role !== 'master') {
+      // our "master" connection reached a demoted node: reconnect through Sentinel and fail this request
+      this.master.disconnect(true);
+      throw new Error('READONLY the master connection reached a replica');
+    }
+    const r = parseRole(replicaRole);
+    if (r?.role === 'slave' && r.state === 'connected' && r.offset >= m.offset) {
+      this.metrics.redisReads.labels('replica').inc();
+      return replica;
+    }
+    if (r?.role === 'master') replica.disconnect(true); // promoted: ask Sentinel for a real replica
+    this.metrics.redisReads.labels('master').inc();
+    return this.master;
+  }
+
+  private unavailable(what: string, err: unknown): Error {
+    if (err instanceof ProblemError) return err;
+    const kind = redisErrorKind(err);
+    // Redis replies errors as "CODE message"; anything else classified 'other' is a bug → 500
+    if (kind === 'other' && !(err instanceof Error && /^[A-Z]{3,}[A-Z_]* /.test(err.message))) return err as Error;
+    this.metrics.redisErrors.labels(kind).inc();
+    this.logger.warn({ what, kind, err: err instanceof Error ? err.message : String(err) }, 'redis unavailable');
+    return new ServiceUnavailableError(`${what}: the data store is unavailable (${kind}); retry shortly.`);
+  }
+
+  /** Closes both clients (QUIT, bounded), stops the probe. */
+  async close(): Promise<void> {
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    const quit = async (c: Redis | undefined) => {
+      if (!c) return;
+      try {
+        await Promise.race([c.quit(), new Promise((r) => setTimeout(r, 1000).unref())]);
+      } catch {
+        /* already closed */
+      }
+      c.disconnect();
+    };
+    await Promise.all([quit(this.master), quit(this.replica)]);
+  }
+}

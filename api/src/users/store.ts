@@ -1,0 +1,73 @@
+import { NotFoundError, EmailTakenError } from '../errors';
+import { newId } from '../ids';
+import type { Page } from '../http/common-schema';
+import type { RedisGateway } from '../redis/gateway';
+import { keys, normalizeEmail } from '../redis/keys';
+import { readPage, type PageRequest } from '../redis/pagination';
+import { purchaseFromHash } from '../purchases/store';
+import type { Purchase } from '../purchases/schema';
+import type { CreateUserBody, UpdateUserBody, User } from './schema';
+
+export function userFromHash(h: Record<string, string>): User {
+  return { id: h.id ?? '', name: h.name ?? '', email: h.email ?? '', createdAt: h.createdAt ?? '', updatedAt: h.updatedAt ?? '' };
+}
+
+/** Users in Redis: a hash per user, a case-insensitive email index, an index of ids (docs/api.md). */
+export class UserStore {
+  constructor(private readonly redis: RedisGateway) {}
+
+  async create(body: CreateUserBody): Promise<User> {
+    const now = new Date();
+    const id = newId('user', now.getTime());
+    const at = now.toISOString();
+    const outcome = await this.redis.write('create user', (m) =>
+      m.createUser(keys.user(id), keys.userEmail(body.email), keys.users, id, body.name, body.email, normalizeEmail(body.email), at),
+    );
+    if (outcome === 'email_taken') throw new EmailTakenError();
+    await this.redis.confirmDurable('create user');
+    return { id, name: body.name, email: body.email, createdAt: at, updatedAt: at };
+  }
+
+  async get(id: string): Promise<User> {
+    const h = await this.redis.read('get user', (c) => c.hgetall(keys.user(id)));
+    if (Object.keys(h).length === 0) throw new NotFoundError(`User ${id} does not exist.`);
+    return userFromHash(h);
+  }
+
+  async list(req: PageRequest): Promise<Page<User>> {
+    return this.redis.read('list users', (c) => readPage(c, keys.users, 'users', req, 'asc', keys.user, userFromHash));
+  }
+
+  async update(id: string, body: UpdateUserBody): Promise<User> {
+    const at = new Date().toISOString();
+    const emailKey = body.email !== undefined ? keys.userEmail(body.email) : keys.user(id);
+    const outcome = await this.redis.write('update user', (m) =>
+      m.updateUser(
+        keys.user(id), emailKey, id, at,
+        body.name !== undefined ? '1' : '0', body.name ?? '',
+        body.email !== undefined ? '1' : '0', body.email ?? '',
+      ),
+    );
+    if (outcome === 'not_found') throw new NotFoundError(`User ${id} does not exist.`);
+    if (outcome === 'email_taken') throw new EmailTakenError();
+    const h = await this.redis.write('update user', (m) => m.hgetall(keys.user(id)));
+    await this.redis.confirmDurable('update user');
+    if (Object.keys(h).length === 0) throw new NotFoundError(`User ${id} does not exist.`);
+    return userFromHash(h);
+  }
+
+  async delete(id: string): Promise<void> {
+    const outcome = await this.redis.write('delete user', (m) => m.deleteUser(keys.user(id), keys.users, id));
+    if (outcome === 'not_found') throw new NotFoundError(`User ${id} does not exist.`);
+    await this.redis.confirmDurable('delete user');
+  }
+
+  /** Newest first. A deleted user's purchases are still listed (history); 404 only when neither exists. */
+  async purchases(userId: string, req: PageRequest): Promise<Page<Purchase>> {
+    return this.redis.read('list purchases of user', async (c) => {
+      const [userExists, historyExists] = await Promise.all([c.exists(keys.user(userId)), c.exists(keys.userPurchases(userId))]);
+      if (userExists === 0 && historyExists === 0) throw new NotFoundError(`User ${userId} does not exist.`);
+      return readPage(c, keys.userPurchases(userId), `user-purchases:${userId}`, req, 'desc', keys.purchase, purchaseFromHash);
+    });
+  }
+}
