@@ -11,13 +11,12 @@
  *   node keeps its identity across failovers.
  * - Targets are the model's `monitoring.scrapeJobs`, except the API on Kubernetes: there the
  *   instances are the pods of a Deployment that the autoscaler resizes, behind one Service address,
- *   so Prometheus discovers them from that Service's endpoints (each pod scraped on its own, the
- *   pod name as `instance`; Prometheus needs RBAC to list endpoints in the namespace).
+ *   so Prometheus finds them by DNS through a headless Service (`KUBERNETES_API_PODS_SERVICE`).
  * - TSDB retention is a command-line flag of Prometheus, not part of this file: see
  *   `prometheusCommandArgs`.
  */
 import { stringify } from 'yaml';
-import { KUBERNETES_SERVICE_NAMES, type ScrapeJob, type StackSpec } from '../model';
+import type { ScrapeJob, StackSpec } from '../model';
 import { durationSeconds, JOBS } from './monitoring-model';
 
 /** File name of the alert rules, loaded from beside prometheus.yml (relative paths resolve against it). */
@@ -26,27 +25,51 @@ export const ALERT_RULES_FILE = 'alerts.yml';
 /** Prometheus' own default; a scrape must also end before the next one starts. */
 const DEFAULT_SCRAPE_TIMEOUT_SECONDS = 10;
 
-function staticJob(job: ScrapeJob): Record<string, unknown> {
+/**
+ * The `instance` label of a target: for an exporter, the name of what it exports (`redis-0`, not
+ * `redis-exporter-0`; the gateway, not its status listener), else the target's own instance name.
+ */
+function instanceLabels(spec: StackSpec): Map<string, string> {
+  const { monitoring } = spec;
+  const labels = new Map<string, string>();
+  for (const exporter of [...monitoring.redisExporters, ...monitoring.sentinelExporters]) {
+    labels.set(exporter.name, exporter.target.name);
+  }
+  labels.set(monitoring.nginxExporter.name, spec.gateway.instance.name);
+  return labels;
+}
+
+function staticJob(job: ScrapeJob, labels: ReadonlyMap<string, string>): Record<string, unknown> {
   return {
     job_name: job.job,
     metrics_path: job.metricsPath,
     static_configs: job.targets.map((target) => ({
       targets: [target.address],
-      labels: { instance: target.instance },
+      labels: { instance: labels.get(target.instance) ?? target.instance },
     })),
   };
 }
 
-/** The API job on Kubernetes: every ready and unready endpoint of the API Service, one target per pod. */
+/**
+ * Name of the headless Service (clusterIP: None) that selects the API pods on Kubernetes: its DNS
+ * name resolves to every pod's address, which is how Prometheus finds each pod to scrape it on its
+ * own. (Kubernetes service discovery would need RBAC, and Debian's Prometheus lacks it.)
+ */
+export const KUBERNETES_API_PODS_SERVICE = 'api-pods';
+
+/** The API job on Kubernetes: one target per address behind the headless Service, re-resolved every 30 s. */
 function kubernetesApiJob(spec: StackSpec): Record<string, unknown> {
+  const { namespace, clusterDomain } = spec.kubernetes;
   return {
     job_name: JOBS.api,
     metrics_path: '/metrics',
-    kubernetes_sd_configs: [{ role: 'endpoints', namespaces: { names: [spec.kubernetes.namespace] } }],
-    relabel_configs: [
-      { source_labels: ['__meta_kubernetes_service_name'], regex: KUBERNETES_SERVICE_NAMES.api, action: 'keep' },
-      { source_labels: ['__meta_kubernetes_endpoint_port_number'], regex: String(spec.api.port), action: 'keep' },
-      { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'instance' },
+    dns_sd_configs: [
+      {
+        names: [`${KUBERNETES_API_PODS_SERVICE}.${namespace}.svc.${clusterDomain}`],
+        type: 'A',
+        port: spec.api.port,
+        refresh_interval: '30s',
+      },
     ],
   };
 }
@@ -54,9 +77,10 @@ function kubernetesApiJob(spec: StackSpec): Record<string, unknown> {
 export function renderPrometheusConfig(spec: StackSpec): string {
   const { monitoring } = spec;
   const intervalSeconds = durationSeconds(monitoring.scrapeInterval);
+  const labels = instanceLabels(spec);
   const scrapeConfigs = monitoring.scrapeJobs
     .filter((job) => job.targets.length > 0)
-    .map((job) => (job.job === JOBS.api && spec.target === 'kubernetes' ? kubernetesApiJob(spec) : staticJob(job)));
+    .map((job) => (job.job === JOBS.api && spec.target === 'kubernetes' ? kubernetesApiJob(spec) : staticJob(job, labels)));
   const config = {
     global: {
       scrape_interval: monitoring.scrapeInterval,
