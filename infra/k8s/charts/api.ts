@@ -1,0 +1,116 @@
+import { Chart, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import type { Construct } from 'constructs';
+import type { StackSpec } from '../../../config';
+import { IMAGE_FACTS } from '../../images';
+import { selectorLabels, workloadLabels } from '../labels';
+import {
+  containerResources,
+  fromSecret,
+  hardenPodTemplate,
+  imagePullPolicy,
+  podDisruptionBudget,
+  probeTiming,
+  restrictedContainer,
+  restrictedPod,
+  scratchVolume,
+  selectPods,
+} from '../pods';
+import type { ManifestProps } from '../props';
+
+export interface ApiChartProps {
+  readonly spec: StackSpec;
+  readonly manifest: ManifestProps;
+}
+
+/** Name of the headless Service that lists every API pod (Prometheus discovers them through its DNS). */
+export const API_PODS_SERVICE = 'api-pods';
+
+/** The API image reference the manifests use. */
+export function apiImage(spec: StackSpec, manifest: ManifestProps): string {
+  return manifest.apiImage ?? `${spec.images.api}:0.1.0`;
+}
+
+/**
+ * The API: a Deployment scaled by a HorizontalPodAutoscaler (from the model's `api.instances` up to
+ * `apiAutoscaling.maxReplicas`, by CPU), a Service the gateway proxies to, a headless Service for
+ * Prometheus, and a PodDisruptionBudget that keeps at least one pod through node drains.
+ */
+export class ApiChart extends Chart {
+  readonly deployment: kplus.Deployment;
+
+  constructor(scope: Construct, id: string, props: ApiChartProps) {
+    const { spec, manifest } = props;
+    super(scope, id, { namespace: spec.kubernetes.namespace });
+    const stack = spec.name;
+    const image = apiImage(spec, manifest);
+    const labels = workloadLabels(stack, 'api', image);
+    const runAs = { user: IMAGE_FACTS.api.user.uid, group: IMAGE_FACTS.api.user.gid };
+    const port = spec.api.port;
+    const secrets = manifest.secrets;
+
+    const tmp = scratchVolume(this, 'tmp', 'tmp');
+    this.deployment = new kplus.Deployment(this, 'deployment', {
+      metadata: { name: 'api', labels },
+      podMetadata: { labels },
+      select: false,
+      // No `replicas`: the autoscaler owns the count (from api.instances up).
+      securityContext: restrictedPod(runAs),
+      automountServiceAccountToken: false,
+      terminationGracePeriod: Duration.seconds(30),
+      volumes: [tmp],
+      containers: [
+        {
+          name: 'api',
+          image,
+          imagePullPolicy: imagePullPolicy(manifest),
+          ports: [{ name: 'http', number: port }],
+          envVariables: {
+            ...Object.fromEntries(Object.entries(spec.api.environment).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+            REDIS_PASSWORD: fromSecret(this, secrets.redisPasswords, spec.api.redisUser),
+            API_TOKENS: fromSecret(this, secrets.apiTokens, 'tokens'),
+          },
+          resources: containerResources(manifest.resources.api),
+          securityContext: restrictedContainer(runAs),
+          volumeMounts: [{ path: '/tmp', volume: tmp }],
+          // Ready only while the Redis master is writable: the Service then sends traffic elsewhere.
+          readiness: kplus.Probe.fromHttpGet('/readyz', { port, ...probeTiming(5) }),
+          // Alive while the process answers at all (a Redis outage must not restart every API pod).
+          liveness: kplus.Probe.fromHttpGet('/healthz', { port, ...probeTiming(10) }),
+          startup: kplus.Probe.fromHttpGet('/healthz', { port, ...probeTiming(2, 30) }),
+        },
+      ],
+    });
+    this.deployment.select(kplus.LabelSelector.of({ labels: selectorLabels(stack, 'api') }));
+    this.deployment.scheduling.spread({ topology: kplus.Topology.HOSTNAME, weight: 50 });
+    hardenPodTemplate(this.deployment);
+
+    const service = new kplus.Service(this, 'service', {
+      metadata: { name: 'api', labels },
+      ports: [{ name: 'http', port, targetPort: port }],
+    });
+    selectPods(service, selectorLabels(stack, 'api'));
+    const podsService = new kplus.Service(this, 'pods-service', {
+      metadata: { name: API_PODS_SERVICE, labels },
+      clusterIP: 'None',
+      ports: [{ name: 'http', port, targetPort: port }],
+    });
+    selectPods(podsService, selectorLabels(stack, 'api'));
+
+    new kplus.HorizontalPodAutoscaler(this, 'autoscaler', {
+      metadata: { name: 'api', labels },
+      target: this.deployment,
+      minReplicas: spec.api.instances,
+      maxReplicas: Math.max(manifest.apiAutoscaling.maxReplicas, spec.api.instances),
+      metrics: [kplus.Metric.resourceCpu(kplus.MetricTarget.averageUtilization(manifest.apiAutoscaling.cpuUtilization))],
+    });
+
+    podDisruptionBudget(this, 'disruption-budget', {
+      name: 'api',
+      labels,
+      selector: selectorLabels(stack, 'api'),
+      // A drain takes one pod at a time and never the last serving one.
+      minAvailable: Math.max(1, spec.api.instances - 1),
+    });
+  }
+}

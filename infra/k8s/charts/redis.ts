@@ -1,0 +1,318 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiObject, Chart, Duration, JsonPatch } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import type { Construct } from 'constructs';
+import { REDIS_USERS, type StackSpec } from '../../../config';
+import { renderRedisConf } from '../../../config/render/redis';
+import { renderSentinelConf } from '../../../config/render/sentinel';
+import { IMAGE_FACTS } from '../../images';
+import { selectorLabels, workloadLabels, type Workload } from '../labels';
+import {
+  addVolumeClaimTemplate,
+  containerResources,
+  fromSecret,
+  hardenPodTemplate,
+  imagePullPolicy,
+  podDisruptionBudget,
+  probeTiming,
+  restrictedContainer,
+  restrictedPod,
+  scratchVolume,
+  selectPods,
+} from '../pods';
+import type { ManifestProps } from '../props';
+import { placeholderSecrets, redisPasswordEnv } from '../secrets';
+
+export interface RedisChartProps {
+  readonly spec: StackSpec;
+  readonly manifest: ManifestProps;
+}
+
+/** The start-up script shared by the Redis and Sentinel pods (and run for real by the tests). */
+export const START_SCRIPT_PATH = join(__dirname, '..', 'scripts', 'redis-start.sh');
+
+/** Where the pods mount the ConfigMap with the templates and the script. */
+const TEMPLATE_DIR = '/etc/evergreen';
+/** Memory-backed emptyDir for the rendered redis.conf (it holds the passwords once rendered). */
+const REDIS_RUN_DIR = '/run/redis';
+
+/**
+ * redis.conf template for every Redis pod: the model's redis.conf rendered with placeholder secrets.
+ * The per-node lines (role, announced address) are the start-up script's business, so the template is
+ * the first node's file; the script drops its `replicaof` / `replica-announce-*` lines and adds its own.
+ */
+export function redisConfTemplate(spec: StackSpec): string {
+  return renderRedisConf(spec, placeholderSecrets(), spec.redis.initialMaster);
+}
+
+/** sentinel.conf template for every Sentinel pod (announce lines are replaced by the start-up script). */
+export function sentinelConfTemplate(spec: StackSpec): string {
+  const first = spec.sentinel.instances[0];
+  if (!first) throw new Error('the stack has no Sentinel');
+  return renderSentinelConf(spec, placeholderSecrets(), first);
+}
+
+/**
+ * The stable DNS name of pod `$(POD_NAME)` behind the headless Service of `workload`. Kubernetes
+ * expands `$(POD_NAME)` from the env var declared before it.
+ */
+function podHost(spec: StackSpec, service: string): string {
+  return `$(POD_NAME).${service}.${spec.kubernetes.namespace}.svc.${spec.kubernetes.clusterDomain}`;
+}
+
+/**
+ * Redis (a StatefulSet of 1 + `redis.replicas` nodes, each with its own volume) and the Sentinels (a
+ * StatefulSet of `sentinel.count`), each behind a headless Service that gives every pod a stable DNS
+ * name, with a redis_exporter sidecar per pod, PodDisruptionBudgets and anti-affinity.
+ *
+ * Both run scripts/redis-start.sh: a Redis pod asks the Sentinels for the current master and
+ * otherwise makes pod 0 the master, so a restarted former master rejoins as a replica; a Sentinel
+ * copies its config to a writable volume (Sentinel rewrites it) and monitors the master its peers
+ * (or the Redis nodes) name.
+ */
+export class RedisChart extends Chart {
+  readonly redis: kplus.StatefulSet;
+  readonly sentinel: kplus.StatefulSet;
+  private readonly stack: string;
+
+  constructor(scope: Construct, id: string, props: RedisChartProps) {
+    const { spec, manifest } = props;
+    super(scope, id, { namespace: spec.kubernetes.namespace });
+    const stack = spec.name;
+    this.stack = stack;
+    const image = spec.images.redis;
+    const facts = IMAGE_FACTS.redis;
+    const runAs = { user: facts.user.uid, group: facts.user.gid };
+    const exporterFacts = IMAGE_FACTS['redis-exporter'];
+    const exporterRunAs = { user: exporterFacts.user.uid, group: exporterFacts.user.gid };
+    const secrets = manifest.secrets;
+    const redisLabels = workloadLabels(stack, 'redis', image);
+    const sentinelLabels = workloadLabels(stack, 'sentinel', image);
+    const exporterPort = spec.monitoring.redisExporterPort;
+
+    const config = new kplus.ConfigMap(this, 'config', {
+      metadata: { name: 'redis-config', labels: redisLabels },
+      data: {
+        'redis.conf.template': redisConfTemplate(spec),
+        'sentinel.conf.template': sentinelConfTemplate(spec),
+        'redis-start.sh': readFileSync(START_SCRIPT_PATH, 'utf8'),
+      },
+    });
+
+    /** Env of both kinds of pod: where the Sentinels are, who is master at first start, how to ask. */
+    const commonEnv = (): Record<string, kplus.EnvValue> => ({
+      POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+      REDIS_MASTER_NAME: kplus.EnvValue.fromValue(spec.redis.masterName),
+      SENTINEL_ADDRESSES: kplus.EnvValue.fromValue(spec.sentinel.sentinelList),
+      REDIS_BOOTSTRAP_MASTER_HOST: kplus.EnvValue.fromValue(spec.redis.initialMaster.host),
+      REDIS_BOOTSTRAP_MASTER_PORT: kplus.EnvValue.fromValue(String(spec.redis.initialMaster.port)),
+      REDIS_QUERY_USER: kplus.EnvValue.fromValue('admin'),
+      REDIS_QUERY_PASSWORD: fromSecret(this, secrets.redisPasswords, 'admin'),
+      REDIS_CLI: kplus.EnvValue.fromValue(facts.tools.find((t) => t.endsWith('/redis-cli')) ?? 'redis-cli'),
+      // The probes authenticate as the read-only exporter user; redis-cli reads the password from here.
+      REDISCLI_AUTH: fromSecret(this, secrets.redisPasswords, 'exporter'),
+      ...Object.fromEntries(
+        REDIS_USERS.map((user) => [redisPasswordEnv(user), fromSecret(this, secrets.redisPasswords, user)]),
+      ),
+    });
+    const cli = facts.tools.find((t) => t.endsWith('/redis-cli')) ?? 'redis-cli';
+    /** `redis-cli -e` turns an error reply (NOAUTH, LOADING, MASTERDOWN) into a failed probe. */
+    const cliProbe = (port: number, ...command: string[]): string[] => [
+      cli,
+      '-e',
+      '--no-auth-warning',
+      '--user',
+      'exporter',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      ...command,
+    ];
+
+    const exporter = (name: string, address: string): kplus.ContainerProps => ({
+      name,
+      image: spec.images.redisExporter,
+      imagePullPolicy: imagePullPolicy(manifest),
+      command: [exporterFacts.binary],
+      ports: [{ name: 'metrics', number: exporterPort }],
+      envVariables: {
+        REDIS_ADDR: kplus.EnvValue.fromValue(address),
+        REDIS_USER: kplus.EnvValue.fromValue('exporter'),
+        REDIS_PASSWORD: fromSecret(this, secrets.redisPasswords, 'exporter'),
+        REDIS_EXPORTER_WEB_LISTEN_ADDRESS: kplus.EnvValue.fromValue(`:${exporterPort}`),
+      },
+      resources: containerResources(name === 'exporter' ? manifest.resources.redisExporter : manifest.resources.sentinelExporter),
+      securityContext: restrictedContainer(exporterRunAs),
+      readiness: kplus.Probe.fromHttpGet('/health', { port: exporterPort, ...probeTiming(10) }),
+      liveness: kplus.Probe.fromHttpGet('/health', { port: exporterPort, ...probeTiming(20) }),
+      startup: kplus.Probe.fromTcpSocket({ port: exporterPort, ...probeTiming(2, 15) }),
+    });
+
+    // ---- Redis ---------------------------------------------------------------------------------
+    const redisService = new kplus.Service(this, 'redis-service', {
+      metadata: { name: 'redis', labels: redisLabels },
+      clusterIP: 'None',
+      ports: [
+        { name: 'redis', port: spec.redis.port, targetPort: spec.redis.port },
+        { name: 'metrics', port: exporterPort, targetPort: exporterPort },
+      ],
+    });
+    const templates = kplus.Volume.fromConfigMap(this, 'templates', config, { name: 'templates', defaultMode: 0o444 });
+    const redisRun = scratchVolume(this, 'redis-run', 'run', true);
+    this.redis = new kplus.StatefulSet(this, 'redis', {
+      metadata: { name: 'redis', labels: redisLabels },
+      podMetadata: { labels: redisLabels },
+      select: false,
+      service: redisService,
+      replicas: spec.redis.nodes.length,
+      // Every node decides its own role at start (see redis-start.sh): no need to start them in order.
+      podManagementPolicy: kplus.PodManagementPolicy.PARALLEL,
+      securityContext: restrictedPod(runAs),
+      automountServiceAccountToken: false,
+      terminationGracePeriod: Duration.seconds(30),
+      volumes: [templates, redisRun],
+      containers: [
+        {
+          name: 'redis',
+          image,
+          imagePullPolicy: imagePullPolicy(manifest),
+          command: ['/bin/sh', `${TEMPLATE_DIR}/redis-start.sh`, 'redis'],
+          ports: [{ name: 'redis', number: spec.redis.port }],
+          envVariables: {
+            ...commonEnv(),
+            REDIS_SERVER: kplus.EnvValue.fromValue(facts.binary),
+            REDIS_CONFIG_TEMPLATE: kplus.EnvValue.fromValue(`${TEMPLATE_DIR}/redis.conf.template`),
+            REDIS_CONFIG_FILE: kplus.EnvValue.fromValue(`${REDIS_RUN_DIR}/redis.conf`),
+            REDIS_ANNOUNCE_HOST: kplus.EnvValue.fromValue(podHost(spec, 'redis')),
+            REDIS_PORT: kplus.EnvValue.fromValue(String(spec.redis.port)),
+          },
+          resources: containerResources(manifest.resources.redis),
+          securityContext: restrictedContainer(runAs),
+          volumeMounts: [
+            { path: TEMPLATE_DIR, volume: templates, readOnly: true },
+            { path: REDIS_RUN_DIR, volume: redisRun },
+          ],
+          // A replica without its master refuses PING (replica-serve-stale-data no): not ready, correctly.
+          readiness: kplus.Probe.fromCommand(cliProbe(spec.redis.port, 'ping'), probeTiming(5)),
+          // Alive while it answers INFO at all (loading a large AOF or syncing is not a reason to restart).
+          liveness: kplus.Probe.fromCommand(cliProbe(spec.redis.port, 'info', 'server'), probeTiming(10, 6)),
+          // Loading the AOF after a restart may take a while: up to 5 minutes before liveness counts.
+          startup: kplus.Probe.fromCommand(cliProbe(spec.redis.port, 'info', 'server'), probeTiming(5, 60)),
+        },
+        exporter('exporter', `redis://127.0.0.1:${spec.redis.port}`),
+      ],
+    });
+    this.redis.select(kplus.LabelSelector.of({ labels: selectorLabels(stack, 'redis') }));
+    selectPods(redisService, selectorLabels(stack, 'redis'));
+    this.spreadOverNodes(this.redis, 'redis');
+    addVolumeClaimTemplate(this.redis, {
+      name: 'data',
+      size: manifest.storage.redis,
+      storageClassName: manifest.storageClassName,
+      labels: redisLabels,
+      mounts: [{ container: 0, path: spec.redis.dataDir }],
+    });
+    hardenPodTemplate(this.redis);
+    // Pod DNS names must resolve before the pods are ready: replicas and Sentinels need them to sync.
+    ApiObject.of(redisService).addJsonPatch(JsonPatch.add('/spec/publishNotReadyAddresses', true));
+    podDisruptionBudget(this, 'redis-budget', {
+      name: 'redis',
+      labels: redisLabels,
+      selector: selectorLabels(stack, 'redis'),
+      // One node at a time: the others keep the master and at least one replica.
+      maxUnavailable: 1,
+    });
+
+    // ---- Sentinels -----------------------------------------------------------------------------
+    const sentinelService = new kplus.Service(this, 'sentinel-service', {
+      metadata: { name: 'sentinel', labels: sentinelLabels },
+      clusterIP: 'None',
+      ports: [
+        { name: 'sentinel', port: spec.sentinel.port, targetPort: spec.sentinel.port },
+        { name: 'metrics', port: exporterPort, targetPort: exporterPort },
+      ],
+    });
+    const sentinelData = scratchVolume(this, 'sentinel-data', 'data', true);
+    const sentinelTemplates = kplus.Volume.fromConfigMap(this, 'sentinel-templates', config, {
+      name: 'templates',
+      defaultMode: 0o444,
+    });
+    this.sentinel = new kplus.StatefulSet(this, 'sentinel', {
+      metadata: { name: 'sentinel', labels: sentinelLabels },
+      podMetadata: { labels: sentinelLabels },
+      select: false,
+      service: sentinelService,
+      replicas: spec.sentinel.count,
+      podManagementPolicy: kplus.PodManagementPolicy.PARALLEL,
+      securityContext: restrictedPod(runAs),
+      automountServiceAccountToken: false,
+      terminationGracePeriod: Duration.seconds(10),
+      volumes: [sentinelTemplates, sentinelData],
+      containers: [
+        {
+          name: 'sentinel',
+          image,
+          imagePullPolicy: imagePullPolicy(manifest),
+          command: ['/bin/sh', `${TEMPLATE_DIR}/redis-start.sh`, 'sentinel'],
+          ports: [{ name: 'sentinel', number: spec.sentinel.port }],
+          envVariables: {
+            ...commonEnv(),
+            REDIS_SERVER: kplus.EnvValue.fromValue(IMAGE_FACTS.sentinel.binary),
+            SENTINEL_CONFIG_TEMPLATE: kplus.EnvValue.fromValue(`${TEMPLATE_DIR}/sentinel.conf.template`),
+            SENTINEL_CONFIG_FILE: kplus.EnvValue.fromValue(`${spec.sentinel.dataDir}/sentinel.conf`),
+            SENTINEL_ANNOUNCE_HOST: kplus.EnvValue.fromValue(podHost(spec, 'sentinel')),
+            SENTINEL_PORT: kplus.EnvValue.fromValue(String(spec.sentinel.port)),
+            REDIS_ADDRESSES: kplus.EnvValue.fromValue(spec.redis.nodes.map((n) => n.hostPort).join(',')),
+          },
+          resources: containerResources(manifest.resources.sentinel),
+          securityContext: restrictedContainer(runAs),
+          volumeMounts: [
+            { path: TEMPLATE_DIR, volume: sentinelTemplates, readOnly: true },
+            // Sentinel rewrites its config at run time: a writable copy, in memory (it holds passwords).
+            { path: spec.sentinel.dataDir, volume: sentinelData },
+          ],
+          readiness: kplus.Probe.fromCommand(cliProbe(spec.sentinel.port, 'ping'), probeTiming(5)),
+          liveness: kplus.Probe.fromCommand(cliProbe(spec.sentinel.port, 'ping'), probeTiming(10, 6)),
+          startup: kplus.Probe.fromCommand(cliProbe(spec.sentinel.port, 'ping'), probeTiming(2, 30)),
+        },
+        exporter('sentinel-exporter', `redis://127.0.0.1:${spec.sentinel.port}`),
+      ],
+    });
+    this.sentinel.select(kplus.LabelSelector.of({ labels: selectorLabels(stack, 'sentinel') }));
+    selectPods(sentinelService, selectorLabels(stack, 'sentinel'));
+    this.spreadOverNodes(this.sentinel, 'sentinel');
+    hardenPodTemplate(this.sentinel);
+    ApiObject.of(sentinelService).addJsonPatch(JsonPatch.add('/spec/publishNotReadyAddresses', true));
+    podDisruptionBudget(this, 'sentinel-budget', {
+      name: 'sentinel',
+      labels: sentinelLabels,
+      selector: selectorLabels(stack, 'sentinel'),
+      // Quorum survives one Sentinel down, not two.
+      maxUnavailable: 1,
+    });
+  }
+
+  /**
+   * Anti-affinity: pods of one StatefulSet prefer different nodes (preferred, not required, so a small
+   * cluster still schedules them all; a node then holds more than one).
+   */
+  private spreadOverNodes(statefulSet: kplus.StatefulSet, workload: Workload): void {
+    ApiObject.of(statefulSet).addJsonPatch(
+      JsonPatch.add('/spec/template/spec/affinity', {
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            {
+              weight: 100,
+              podAffinityTerm: {
+                topologyKey: 'kubernetes.io/hostname',
+                labelSelector: { matchLabels: selectorLabels(this.stack, workload) },
+              },
+            },
+          ],
+        },
+      }),
+    );
+  }
+}

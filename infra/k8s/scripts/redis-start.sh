@@ -1,0 +1,177 @@
+#!/bin/sh
+# Start-up script of the Redis and Sentinel pods (infra/k8s). POSIX sh + awk + redis-cli, so it runs in the
+# official redis image and, in the tests, against loopback processes: every host, port and path comes from
+# the environment.
+#
+#   redis-start.sh redis    [extra redis-server args]   start a Redis node
+#   redis-start.sh sentinel [extra redis-server args]   start a Sentinel
+#
+# Both modes first copy the rendered config template to a writable file, replacing every __SECRET_NAME__
+# placeholder with the value of the environment variable NAME (filled from a Kubernetes Secret), so that no
+# secret is ever stored in a ConfigMap. Then they find the current master:
+#   redis:    ask the Sentinels; if none answers, the bootstrap node (pod 0) is the master. A node the
+#             Sentinels do not name as master starts as a replica of the master they name, so a former
+#             master restarted after a failover rejoins as a replica.
+#   sentinel: ask the other Sentinels; else ask the Redis nodes which one is a master; else the bootstrap node.
+#
+# Environment (both modes):
+#   REDIS_MASTER_NAME            Sentinel master group name
+#   SENTINEL_ADDRESSES           host:port of every Sentinel, separated by spaces or commas
+#   REDIS_BOOTSTRAP_MASTER_HOST  the node that is master when no one knows better (pod 0)
+#   REDIS_BOOTSTRAP_MASTER_PORT
+#   REDIS_QUERY_USER             ACL user this script authenticates as when it asks Sentinels and Redis nodes
+#   REDIS_QUERY_PASSWORD         its password
+#   REDIS_QUERY_TIMEOUT_SECONDS  bound on each question @default 3
+#   REDIS_CLI                    @default redis-cli
+#   REDIS_SERVER                 @default redis-server
+# redis mode:
+#   REDIS_CONFIG_TEMPLATE, REDIS_CONFIG_FILE  template (read-only) and the file written and run
+#   REDIS_ANNOUNCE_HOST, REDIS_PORT           how the other nodes and the Sentinels reach this node
+# sentinel mode:
+#   SENTINEL_CONFIG_TEMPLATE, SENTINEL_CONFIG_FILE
+#   SENTINEL_ANNOUNCE_HOST, SENTINEL_PORT     how the other Sentinels and the clients reach this Sentinel
+#   REDIS_ADDRESSES                           host:port of every Redis node (asked when no Sentinel answers)
+set -eu
+
+log() { echo "redis-start: $*" >&2; }
+fail() { log "error: $*"; exit 1; }
+need() { eval "v=\${$1:-}"; [ -n "$v" ] || fail "environment variable $1 is not set"; }
+
+CLI=${REDIS_CLI:-redis-cli}
+SERVER=${REDIS_SERVER:-redis-server}
+QUERY_TIMEOUT=${REDIS_QUERY_TIMEOUT_SECONDS:-3}
+
+# render TEMPLATE OUT: copy TEMPLATE to OUT replacing __SECRET_NAME__ with $NAME; a missing variable is an error.
+# awk (not sed) so that a password may hold any character but a newline.
+render() {
+  awk '
+    {
+      line = $0; out = ""
+      while (match(line, /__SECRET_[A-Z0-9]+(_[A-Z0-9]+)*__/)) {
+        name = substr(line, RSTART + 9, RLENGTH - 11)
+        if (!(name in ENVIRON) || ENVIRON[name] == "") { print "missing " name > "/dev/stderr"; exit 3 }
+        out = out substr(line, 1, RSTART - 1) ENVIRON[name]
+        line = substr(line, RSTART + RLENGTH)
+      }
+      print out line
+    }' "$1" > "$2.tmp" || fail "cannot render $1: an environment variable named in it is not set"
+  chmod 600 "$2.tmp"
+  mv "$2.tmp" "$2"
+}
+
+# ask HOST PORT ARGS...: one bounded redis-cli question, authenticated as the query user; prints the raw reply.
+ask() {
+  h=$1; p=$2; shift 2
+  REDISCLI_AUTH="$REDIS_QUERY_PASSWORD" timeout "$QUERY_TIMEOUT" \
+    "$CLI" --no-auth-warning --raw --user "$REDIS_QUERY_USER" -h "$h" -p "$p" "$@" 2>/dev/null
+}
+
+is_port() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
+
+# master_from_sentinels [SKIP_ADDRESS]: prints "host port" of the master named by the first Sentinel that knows it.
+master_from_sentinels() {
+  for addr in $(echo "$SENTINEL_ADDRESSES" | tr ',' ' '); do
+    [ "$addr" = "${1:-}" ] && continue
+    reply=$(ask "${addr%:*}" "${addr##*:}" SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME") || continue
+    mh=$(echo "$reply" | sed -n 1p)
+    mp=$(echo "$reply" | sed -n 2p)
+    if [ -n "$mh" ] && is_port "$mp"; then
+      log "sentinel $addr names $mh:$mp as master"
+      echo "$mh $mp"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# master_from_nodes: prints "host port" of the first Redis node that reports role:master.
+master_from_nodes() {
+  for addr in $(echo "${REDIS_ADDRESSES:-}" | tr ',' ' '); do
+    role=$(ask "${addr%:*}" "${addr##*:}" INFO replication | tr -d '\r' | sed -n 's/^role://p') || continue
+    if [ "$role" = "master" ]; then
+      log "redis node $addr reports role:master"
+      echo "${addr%:*} ${addr##*:}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+need REDIS_MASTER_NAME
+need SENTINEL_ADDRESSES
+need REDIS_BOOTSTRAP_MASTER_HOST
+need REDIS_BOOTSTRAP_MASTER_PORT
+need REDIS_QUERY_USER
+need REDIS_QUERY_PASSWORD
+
+mode=${1:-}
+[ $# -gt 0 ] && shift
+case "$mode" in
+redis)
+  need REDIS_CONFIG_TEMPLATE
+  need REDIS_CONFIG_FILE
+  need REDIS_ANNOUNCE_HOST
+  need REDIS_PORT
+  render "$REDIS_CONFIG_TEMPLATE" "$REDIS_CONFIG_FILE.rendered"
+  if master=$(master_from_sentinels); then :; else
+    master="$REDIS_BOOTSTRAP_MASTER_HOST $REDIS_BOOTSTRAP_MASTER_PORT"
+    log "no sentinel knows the master: bootstrap node $master is the master"
+  fi
+  # Drop whatever role the template states; this script decides it.
+  grep -v -i -E '^[[:space:]]*(replicaof|slaveof|replica-announce-ip|replica-announce-port)[[:space:]]' \
+    "$REDIS_CONFIG_FILE.rendered" > "$REDIS_CONFIG_FILE.tmp" || true
+  rm -f "$REDIS_CONFIG_FILE.rendered"
+  {
+    echo ""
+    echo "# added by redis-start.sh"
+    echo "replica-announce-ip $REDIS_ANNOUNCE_HOST"
+    echo "replica-announce-port $REDIS_PORT"
+    if [ "$master" = "$REDIS_ANNOUNCE_HOST $REDIS_PORT" ]; then
+      log "starting as master"
+    else
+      log "starting as replica of $master"
+      echo "replicaof $master"
+    fi
+  } >> "$REDIS_CONFIG_FILE.tmp"
+  chmod 600 "$REDIS_CONFIG_FILE.tmp"
+  mv "$REDIS_CONFIG_FILE.tmp" "$REDIS_CONFIG_FILE"
+  exec "$SERVER" "$REDIS_CONFIG_FILE" "$@"
+  ;;
+sentinel)
+  need SENTINEL_CONFIG_TEMPLATE
+  need SENTINEL_CONFIG_FILE
+  need SENTINEL_ANNOUNCE_HOST
+  need SENTINEL_PORT
+  render "$SENTINEL_CONFIG_TEMPLATE" "$SENTINEL_CONFIG_FILE.rendered"
+  if master=$(master_from_sentinels "$SENTINEL_ANNOUNCE_HOST:$SENTINEL_PORT"); then :
+  elif master=$(master_from_nodes); then :
+  else
+    master="$REDIS_BOOTSTRAP_MASTER_HOST $REDIS_BOOTSTRAP_MASTER_PORT"
+    log "neither a sentinel nor a redis node names a master: bootstrap node $master"
+  fi
+  log "monitoring $master as $REDIS_MASTER_NAME"
+  # Point the monitor line at the master found, drop state a previous run wrote (the Sentinel rediscovers
+  # replicas and peers) and announce this Sentinel's own address. The config is written to a writable
+  # volume because Sentinel rewrites it at run time.
+  awk -v name="$REDIS_MASTER_NAME" -v master="$master" '
+    BEGIN { split(master, m, " ") }
+    tolower($1) == "sentinel" && tolower($2) == "monitor" && $3 == name { $4 = m[1]; $5 = m[2]; print; next }
+    tolower($1) == "sentinel" && tolower($2) ~ /^(known-replica|known-slave|known-sentinel|announce-ip|announce-port|myid|current-epoch|config-epoch|leader-epoch)$/ { next }
+    { print }' "$SENTINEL_CONFIG_FILE.rendered" > "$SENTINEL_CONFIG_FILE.tmp"
+  rm -f "$SENTINEL_CONFIG_FILE.rendered"
+  grep -q -i -E "^[[:space:]]*sentinel[[:space:]]+monitor[[:space:]]+$REDIS_MASTER_NAME[[:space:]]" \
+    "$SENTINEL_CONFIG_FILE.tmp" || fail "$SENTINEL_CONFIG_TEMPLATE has no 'sentinel monitor $REDIS_MASTER_NAME' line"
+  {
+    echo ""
+    echo "# added by redis-start.sh"
+    echo "sentinel announce-ip $SENTINEL_ANNOUNCE_HOST"
+    echo "sentinel announce-port $SENTINEL_PORT"
+  } >> "$SENTINEL_CONFIG_FILE.tmp"
+  chmod 600 "$SENTINEL_CONFIG_FILE.tmp"
+  mv "$SENTINEL_CONFIG_FILE.tmp" "$SENTINEL_CONFIG_FILE"
+  exec "$SERVER" "$SENTINEL_CONFIG_FILE" --sentinel "$@"
+  ;;
+*)
+  fail "usage: redis-start.sh redis|sentinel [extra server args]"
+  ;;
+esac
