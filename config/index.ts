@@ -2,3 +2,4 @@
 export * from './model';
 export * from './secrets';
 export * from './validate';
+export * from './render';

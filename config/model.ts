@@ -132,9 +132,11 @@ export interface GatewaySettings {
   /** Idle time of a client keep-alive connection. @default '65s' */
   readonly clientKeepaliveTimeout: string;
   /**
-   * Directory nginx writes its pid file and temp files to (must be writable by nginx's user, so the
-   * gateway also runs unprivileged). Containers: this path; loopback: `<workDir>/gateway`.
-   * @default '/tmp/nginx'
+   * Directory nginx writes its pid file (`nginx.pid`) and temp directories (`client_body`, `proxy`, …)
+   * to; it must exist and be writable by nginx's user, so the gateway also runs unprivileged (nginx
+   * creates the temp directories itself). Containers: this path; loopback: `<workDir>/gateway` (temp
+   * directories under `<workDir>/gateway/tmp`).
+   * @default '/tmp'
    */
   readonly runDir: string;
 }
@@ -350,7 +352,7 @@ export const DEFAULT_SETTINGS: StackSettings = {
     clientMaxBodySize: '64k',
     rateLimit: { rate: '200r/s', burst: 400, zoneSize: '10m' },
     clientKeepaliveTimeout: '65s',
-    runDir: '/tmp/nginx',
+    runDir: '/tmp',
   },
   api: { instances: 2, port: 8080, logLevel: 'info' },
   redis: {
@@ -475,7 +477,7 @@ export interface StackSpec {
     readonly upstreams: readonly Endpoint[];
     /** Address the stub_status listener admits (the nginx exporter's; loopback: 127.0.0.1; k8s: pod network). */
     readonly statusAllowFrom: readonly string[];
-    /** nginx pid file and temp directory (writable). */
+    /** nginx pid file, and the directory nginx creates its temp directories in (both writable). */
     readonly pidFile: string;
     readonly tempDir: string;
     /** Address nginx listens on: 127.0.0.1 on loopback, every address otherwise. */
@@ -842,7 +844,7 @@ export function deriveSpec(settings: StackSettings, target: StackTarget): StackS
       upstreams,
       statusAllowFrom,
       pidFile: path.posix.join(runDir, 'nginx.pid'),
-      tempDir: path.posix.join(runDir, 'tmp'),
+      tempDir: target === 'loopback' ? path.posix.join(runDir, 'tmp') : runDir,
       runDir,
       listenAddress: listenAll ? undefined : '127.0.0.1',
     },

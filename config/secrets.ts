@@ -17,6 +17,11 @@ export interface StackSecrets {
   readonly apiTokens: readonly string[];
   /** Grafana's admin password. */
   readonly grafanaAdminPassword: string;
+  /**
+   * Alertmanager webhook URL when it carries a token (replaces `monitoring.alertWebhookUrl`; the
+   * rendered alertmanager.yml then holds a secret). @default none: the model's URL is used
+   */
+  readonly alertWebhookUrl?: string;
 }
 
 function token(bytes = 24): string {
