@@ -404,28 +404,34 @@ async function lastLogLines(docker: Docker, name: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------------
 // Apply
 
-/** Orders resources so that each comes after the resources it depends on (stable otherwise). */
-function dependencyOrder(resources: readonly RecordedResource[]): RecordedResource[] {
+/**
+ * The custom resources each resource waits for: its recorded dependencies, where a dependency on a
+ * component stands for every custom resource under it (as the engine treats it).
+ */
+function dependencyMap(resources: readonly RecordedResource[]): Map<string, string[]> {
+  const children = new Map<string, RecordedResource[]>();
+  for (const r of resources) {
+    if (r.parentUrn) children.set(r.parentUrn, [...(children.get(r.parentUrn) ?? []), r]);
+  }
+  const customsUnder = (urn: string): string[] =>
+    (children.get(urn) ?? []).flatMap((child) => (child.custom ? [child.urn] : []).concat(customsUnder(child.urn)));
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
-  const done = new Set<string>();
-  const ordered: RecordedResource[] = [];
-  const visit = (resource: RecordedResource, path: Set<string>): void => {
-    if (done.has(resource.urn)) return;
-    if (path.has(resource.urn)) throw new Error(`dependency cycle through ${resource.name}`);
-    path.add(resource.urn);
-    for (const urn of resource.options.dependsOn) {
+  const map = new Map<string, string[]>();
+  for (const r of resources.filter((x) => x.custom)) {
+    const deps = r.options.dependsOn.flatMap((urn) => {
       const dependency = byUrn.get(urn);
-      if (dependency) visit(dependency, path);
-    }
-    path.delete(resource.urn);
-    done.add(resource.urn);
-    ordered.push(resource);
-  };
-  for (const resource of resources) visit(resource, new Set());
-  return ordered;
+      if (!dependency) return [];
+      return dependency.custom ? [urn] : customsUnder(urn);
+    });
+    map.set(r.urn, [...new Set(deps)].filter((urn) => urn !== r.urn));
+  }
+  return map;
 }
 
-/** Creates every Docker resource of the recorded program; on failure removes what it created. */
+/**
+ * Creates every Docker resource of the recorded program, each as soon as the resources it depends on
+ * exist (the engine's parallelism: health waits overlap). On failure removes what it created.
+ */
 export async function applyProgram(docker: Docker, program: RecordedProgram, options: ApplyOptions): Promise<AppliedStack> {
   const log = options.log ?? (() => undefined);
   const containers = new Map<string, AppliedContainer>();
@@ -445,62 +451,82 @@ export async function applyProgram(docker: Docker, program: RecordedProgram, opt
     destroy: () => destroyRun(docker, options.runId),
   };
 
-  const ordered = dependencyOrder(program.resources.filter((r) => r.custom));
+  const customs = program.resources.filter((r) => r.custom);
+  const dependencies = dependencyMap(program.resources);
   const imageIds = new Map<string, string>();
-  try {
-    // Images first (the slow part), then networks and volumes, then containers in dependency order.
-    for (const resource of ordered.filter((r) => r.type === REMOTE_IMAGE_TYPE)) {
-      const id = await ensureImage(docker, resource, options);
-      for (const key of ['imageId', 'repoDigest', 'name']) {
-        const recorded = resource.state[key];
-        if (typeof recorded === 'string') imageIds.set(recorded, id);
+
+  const create = async (resource: RecordedResource): Promise<void> => {
+    const inputs = resource.inputs;
+    switch (resource.type) {
+      case REMOTE_IMAGE_TYPE: {
+        const id = await ensureImage(docker, resource, options);
+        for (const key of ['imageId', 'repoDigest', 'name']) {
+          const recorded = resource.state[key];
+          if (typeof recorded === 'string') imageIds.set(recorded, id);
+        }
+        return;
       }
+      case NETWORK_TYPE: {
+        const name = str(inputs, 'name') ?? resource.name;
+        const ipam = list<{ subnet?: string; gateway?: string; ipRange?: string; auxAddress?: Record<string, string> }>(inputs, 'ipamConfigs');
+        log(`network ${name} ${ipam.map((c) => c.subnet).join(' ')}`);
+        await docker.createNetwork({
+          Name: name,
+          Driver: str(inputs, 'driver') ?? 'bridge',
+          Internal: inputs.internal === true,
+          Attachable: inputs.attachable === true,
+          CheckDuplicate: true,
+          Options: inputs.options as Record<string, string> | undefined,
+          IPAM: {
+            Driver: str(inputs, 'ipamDriver') ?? 'default',
+            Config: ipam.map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ipRange, AuxiliaryAddresses: c.auxAddress })),
+          },
+          Labels: labels(inputs, options.runId),
+        });
+        return;
+      }
+      case VOLUME_TYPE:
+        await docker.createVolume({
+          Name: str(inputs, 'name') ?? resource.name,
+          Driver: str(inputs, 'driver') ?? 'local',
+          DriverOpts: (inputs.driverOpts as Record<string, string> | undefined) ?? {},
+          Labels: labels(inputs, options.runId),
+        });
+        return;
+      case CONTAINER_TYPE: {
+        const recordedImage = str(inputs, 'image');
+        if (!recordedImage) throw new Error(`container ${resource.name} has no image`);
+        const spec = containerSpec(resource, imageIds.get(recordedImage) ?? recordedImage, options);
+        const name = spec.create.name!;
+        specs.set(name, spec);
+        const id = await createContainer(docker, name, spec, resource, log);
+        const address = list<NetworkAttachInput>(inputs, 'networksAdvanced')[0]?.ipv4Address;
+        containers.set(name, { name, id, resource, address });
+        return;
+      }
+      default:
+        if (resource.type.startsWith('docker:')) throw new Error(`${resource.type} (${resource.name}) is not supported by the applier`);
     }
-    for (const resource of ordered.filter((r) => r.type === NETWORK_TYPE)) {
-      const inputs = resource.inputs;
-      const name = str(inputs, 'name') ?? resource.name;
-      const ipam = list<{ subnet?: string; gateway?: string; ipRange?: string; auxAddress?: Record<string, string> }>(inputs, 'ipamConfigs');
-      log(`network ${name} ${ipam.map((c) => c.subnet).join(' ')}`);
-      await docker.createNetwork({
-        Name: name,
-        Driver: str(inputs, 'driver') ?? 'bridge',
-        Internal: inputs.internal === true,
-        Attachable: inputs.attachable === true,
-        CheckDuplicate: true,
-        Options: inputs.options as Record<string, string> | undefined,
-        IPAM: {
-          Driver: str(inputs, 'ipamDriver') ?? 'default',
-          Config: ipam.map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ipRange, AuxiliaryAddresses: c.auxAddress })),
-        },
-        Labels: labels(inputs, options.runId),
-      });
+  };
+
+  const created = new Map<string, Promise<void>>();
+  const byUrn = new Map(customs.map((r) => [r.urn, r]));
+  const schedule = (resource: RecordedResource, path: readonly string[] = []): Promise<void> => {
+    if (path.includes(resource.urn)) throw new Error(`dependency cycle: ${[...path, resource.urn].join(' -> ')}`);
+    let promise = created.get(resource.urn);
+    if (!promise) {
+      const deps = (dependencies.get(resource.urn) ?? []).map((urn) => schedule(byUrn.get(urn)!, [...path, resource.urn]));
+      promise = Promise.all(deps).then(() => create(resource));
+      created.set(resource.urn, promise);
     }
-    for (const resource of ordered.filter((r) => r.type === VOLUME_TYPE)) {
-      const inputs = resource.inputs;
-      await docker.createVolume({
-        Name: str(inputs, 'name') ?? resource.name,
-        Driver: str(inputs, 'driver') ?? 'local',
-        DriverOpts: (inputs.driverOpts as Record<string, string> | undefined) ?? {},
-        Labels: labels(inputs, options.runId),
-      });
-    }
-    for (const resource of ordered.filter((r) => r.type === CONTAINER_TYPE)) {
-      const recordedImage = str(resource.inputs, 'image');
-      if (!recordedImage) throw new Error(`container ${resource.name} has no image`);
-      const image = imageIds.get(recordedImage) ?? recordedImage;
-      const spec = containerSpec(resource, image, options);
-      const name = spec.create.name!;
-      specs.set(name, spec);
-      const id = await createContainer(docker, name, spec, resource, log);
-      const address = list<NetworkAttachInput>(resource.inputs, 'networksAdvanced')[0]?.ipv4Address;
-      containers.set(name, { name, id, resource, address });
-    }
-  } catch (error) {
+    return promise;
+  };
+  const results = await Promise.allSettled(customs.map((r) => schedule(r)));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) {
     await destroyRun(docker, options.runId).catch(() => undefined);
-    throw error;
+    throw failure.reason;
   }
-  const unknown = ordered.filter((r) => ![REMOTE_IMAGE_TYPE, NETWORK_TYPE, VOLUME_TYPE, CONTAINER_TYPE].includes(r.type) && r.type.startsWith('docker:'));
-  if (unknown.length > 0) log(`not applied (unsupported Docker types): ${unknown.map((r) => `${r.type} ${r.name}`).join(', ')}`);
   return stack;
 }
 

