@@ -1,6 +1,5 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { ProblemSchema } from './http/common-schema';
 import { describeProducts } from './products/schema';
 import { describePurchases } from './purchases/schema';
 import { describeUsers } from './users/schema';
@@ -10,7 +9,6 @@ import { describeUsers } from './users/schema';
  */
 export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV31['generateDocument']> {
   const registry = new OpenAPIRegistry();
-  registry.register('Problem', ProblemSchema);
   const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   describeUsers(registry);
   describeProducts(registry);

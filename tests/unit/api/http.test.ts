@@ -1,0 +1,116 @@
+import Redis from 'ioredis';
+import pino from 'pino';
+import request from 'supertest';
+import { createApp } from '../../../api/src/app';
+import { ApiMetrics } from '../../../api/src/ops/metrics';
+import { RedisGateway, type MasterClient } from '../../../api/src/redis/gateway';
+
+// The real app over a Redis client that never connects: these rules are decided before any data access,
+// so none of these requests may reach Redis (enableOfflineQueue: false would turn an attempt into a 503).
+const master = new Redis({ lazyConnect: true, enableOfflineQueue: false }) as MasterClient;
+const metrics = new ApiMetrics(false);
+const logger = pino({ level: 'silent' });
+const redis = new RedisGateway(master, undefined, metrics, logger, { waitReplicas: 1, waitTimeoutMs: 100 });
+const app = createApp({ config: { apiTokens: ['t0ken', 'other-token'] }, redis, metrics, logger });
+const auth = { Authorization: 'Bearer t0ken' };
+
+afterAll(() => master.disconnect());
+
+function expectProblem(res: request.Response, status: number, slug: string): void {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ status, type: expect.stringMatching(new RegExp(`/${slug}$`)), title: expect.any(String) });
+  expect(res.headers['x-request-id']).toBeTruthy();
+}
+
+describe('HTTP rules decided before data access', () => {
+  it('401 with WWW-Authenticate: Bearer without a valid token, on every /v1 route', async () => {
+    for (const headers of [{}, { Authorization: 'Bearer wrong' }, { Authorization: 'Basic dDBrZW4=' }, { Authorization: 'Bearer' }]) {
+      const res = await request(app).get('/v1/users').set(headers);
+      expectProblem(res, 401, 'unauthorized');
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+    }
+    expectProblem(await request(app).post('/v1/purchases').send({}), 401, 'unauthorized');
+    expectProblem(await request(app).get('/v1/no-such-thing'), 401, 'unauthorized');
+  });
+
+  it('415 for a POST/PATCH body that is not JSON', async () => {
+    expectProblem(await request(app).post('/v1/users').set(auth).set('Content-Type', 'text/plain').send('name=x'), 415, 'unsupported-media-type');
+    expectProblem(
+      await request(app).patch('/v1/products/prd_01ARZ3NDEKTSV4RRFFQ69G5FAV').set(auth).type('form').send({ name: 'x' }),
+      415,
+      'unsupported-media-type',
+    );
+    expectProblem(await request(app).post('/v1/purchases').set(auth), 415, 'unsupported-media-type');
+  });
+
+  it('400 for malformed JSON, 400 with errors for invalid bodies', async () => {
+    expectProblem(await request(app).post('/v1/users').set(auth).set('Content-Type', 'application/json').send('{"name":'), 400, 'malformed-json');
+    const res = await request(app).post('/v1/products').set(auth).send({ name: '', priceCents: -1, stock: 1.5 });
+    expectProblem(res, 400, 'validation-failed');
+    expect((res.body as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual(['name', 'priceCents', 'stock']);
+    const badKey = await request(app).post('/v1/purchases').set(auth).set('Idempotency-Key', 'k'.repeat(256)).send({ userId: 'u', productId: 'p', quantity: 1 });
+    expectProblem(badKey, 400, 'validation-failed');
+    expectProblem(await request(app).get('/v1/users?limit=0').set(auth), 400, 'validation-failed');
+    expectProblem(await request(app).get('/v1/products?cursor=%%%').set(auth), 400, 'validation-failed');
+  });
+
+  it('413 for a body over 64 KiB', async () => {
+    const res = await request(app).post('/v1/users').set(auth).send({ name: 'x'.repeat(64 * 1024), email: 'a@b.co' });
+    expectProblem(res, 413, 'payload-too-large');
+  });
+
+  it('404 for unknown routes and for ids that cannot exist', async () => {
+    expectProblem(await request(app).get('/nope'), 404, 'not-found');
+    expectProblem(await request(app).get('/v1/nope').set(auth), 404, 'not-found');
+    expectProblem(await request(app).get('/v1/users/not-an-id').set(auth), 404, 'not-found');
+    expectProblem(await request(app).delete('/v1/purchases/pur_01ARZ3NDEKTSV4RRFFQ69G5FAV').set(auth), 404, 'not-found');
+  });
+
+  it('keeps an incoming X-Request-Id and generates one otherwise', async () => {
+    const kept = await request(app).get('/healthz').set('X-Request-Id', 'req-abc-123');
+    expect(kept.headers['x-request-id']).toBe('req-abc-123');
+    const generated = await request(app).get('/healthz');
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const insane = await request(app).get('/healthz').set('X-Request-Id', 'x'.repeat(500));
+    expect(insane.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('healthz 200, readyz 503 while the master is not reachable', async () => {
+    expect((await request(app).get('/healthz')).status).toBe(200);
+    expect((await request(app).get('/readyz')).status).toBe(503);
+  });
+
+  it('counts requests by route template in /metrics', async () => {
+    await request(app).get('/v1/users/usr_01ARZ3NDEKTSV4RRFFQ69G5FAV/purchases?limit=0').set(auth);
+    const text = (await request(app).get('/metrics')).text;
+    expect(text).toContain('http_requests_total{method="GET",route="/v1/users/:id/purchases",status="400"}');
+    expect(text).toContain('http_request_duration_seconds_bucket');
+    expect(text).toMatch(/evergreen_purchases_total\{outcome="rejected"\} [1-9]/);
+    expect(text).toContain('evergreen_redis_master_writable 0');
+  });
+});
+
+describe('/openapi.json', () => {
+  it('is OpenAPI 3.1 describing exactly the contract paths and methods', async () => {
+    const res = await request(app).get('/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = res.body as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
+    expect(doc.openapi).toBe('3.1.0');
+    const ops = Object.entries(doc.paths).flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${p}`)).sort();
+    expect(ops).toEqual(
+      [
+        'POST /v1/users', 'GET /v1/users', 'GET /v1/users/{id}', 'PATCH /v1/users/{id}', 'DELETE /v1/users/{id}',
+        'GET /v1/users/{id}/purchases',
+        'POST /v1/products', 'GET /v1/products', 'GET /v1/products/{id}', 'PATCH /v1/products/{id}', 'DELETE /v1/products/{id}',
+        'POST /v1/purchases', 'GET /v1/purchases/{id}',
+        'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json',
+      ].sort(),
+    );
+    for (const name of ['User', 'Product', 'Purchase', 'Problem', 'CreateUser', 'CreateProduct', 'CreatePurchase']) {
+      expect(doc.components.schemas).toHaveProperty(name);
+    }
+    const purchase = doc.paths['/v1/purchases']!.post as { responses: Record<string, unknown> };
+    expect(Object.keys(purchase.responses).sort()).toEqual(['201', '400', '401', '404', '409', '413', '415', '422', '503']);
+  });
+});
