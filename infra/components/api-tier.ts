@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+
+import type { StackSpec } from '../../config';
+import { IMAGE_FACTS } from '../images';
+import type { StackFiles } from '../rendered';
+import { pulledImage } from './shared';
+import { serviceContainer, type LogRotation } from './service-container';
+
+/** The repository root: the API image's build context. */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** What goes into the API image besides api/ itself (the Dockerfile copies these from the root). */
+export const API_BUILD_ROOT_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', '.dockerignore'];
+
+/** Where the compiled API is in the image (api/Dockerfile). */
+export const API_MAIN = '/app/build/api/src/main.js';
+
+function listFiles(dir: string): string[] {
+  let out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name === 'build' || entry.name === 'dist') continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out = out.concat(listFiles(full));
+    else if (entry.isFile()) out.push(full);
+  }
+  return out;
+}
+
+/**
+ * sha256 over the content of api/ (and the root files the build uses), paths included: the API image
+ * tag, so the image (and the API containers) change exactly when what goes into the image changes.
+ */
+export function apiContentHash(root = REPO_ROOT): string {
+  const files = [
+    ...listFiles(path.join(root, 'api')),
+    ...API_BUILD_ROOT_FILES.map((f) => path.join(root, f)).filter((f) => {
+      try {
+        return statSync(f).isFile();
+      } catch {
+        return false;
+      }
+    }),
+  ].sort();
+  const hash = createHash('sha256');
+  for (const file of files) {
+    hash.update(path.relative(root, file).split(path.sep).join('/'));
+    hash.update('\0');
+    hash.update(readFileSync(file));
+    hash.update('\0');
+  }
+  return hash.digest('hex');
+}
+
+/** GET /healthz with node's built-in fetch: exits 0 on a 2xx only. */
+export function apiHealthCheck(port: number): string[] {
+  const script = `fetch('http://127.0.0.1:${port}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
+  return ['CMD', IMAGE_FACTS.api.healthTool as string, '-e', script];
+}
+
+export interface ApiTierArgs {
+  readonly spec: StackSpec;
+  readonly files: StackFiles;
+  readonly networkName: pulumi.Input<string>;
+  /** Build the image from api/Dockerfile (true) or use `spec.images.api` as it is (false). */
+  readonly build: boolean;
+  readonly memoryMb: number;
+  readonly log: LogRotation;
+}
+
+/**
+ * The API: its image, built from api/Dockerfile and tagged with the hash of api/'s content, and one
+ * container per instance. Each instance's environment is the rendered env file `api/<instance>.env`
+ * (it holds the Redis password and the API tokens, so the whole `envs` input is a secret).
+ */
+export class ApiTier extends pulumi.ComponentResource {
+  public readonly image: docker.RemoteImage;
+  public readonly containers: docker.Container[];
+
+  constructor(name: string, args: ApiTierArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('evergreen:api:ApiTier', name, {}, opts);
+    const { spec, files } = args;
+    if (args.build) {
+      const contentHash = apiContentHash();
+      this.image = new docker.RemoteImage(
+        `${name}-image`,
+        {
+          name: `${spec.images.api}:${contentHash.slice(0, 12)}`,
+          build: {
+            context: REPO_ROOT,
+            dockerfile: 'api/Dockerfile',
+            label: { 'evergreen.stack': spec.name, 'evergreen.api-content': contentHash },
+          },
+          // A change under api/ rebuilds the image (and so replaces the containers, whose image id changes).
+          triggers: { apiContent: contentHash },
+          keepLocally: true,
+        },
+        { parent: this },
+      );
+    } else {
+      this.image = pulledImage(`${name}-image`, spec.images.api, this);
+    }
+
+    this.containers = spec.api.instanceList.map((instance) => {
+      const envFile = files.get(`api/${instance.name}.env`);
+      return serviceContainer(
+        `${name}-${instance.name}`,
+        {
+          spec,
+          instance,
+          facts: IMAGE_FACTS.api,
+          image: this.image.imageId,
+          networkName: args.networkName,
+          args: [API_MAIN],
+          envFromFile: envFile,
+          healthcheck: apiHealthCheck(instance.port),
+          memoryMb: args.memoryMb,
+          log: args.log,
+        },
+        { parent: this },
+      );
+    });
+
+    this.registerOutputs({ image: this.image.name, containers: this.containers.map((c) => c.name) });
+  }
+}
