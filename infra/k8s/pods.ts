@@ -143,23 +143,21 @@ export interface VolumeClaimTemplateProps {
 }
 
 /**
- * Adds a volumeClaimTemplate to a StatefulSet, which cdk8s-plus-27 cannot express. The claim is built
- * with the typed bindings and converted with their own `toJson_…`, whose quantities must be
- * `k8s.Quantity` objects: a plain string there would be silently dropped, leaving a claim without a
- * storage request.
+ * Adds a volumeClaimTemplate to a StatefulSet, which cdk8s-plus-27 cannot express. The trap: the
+ * generated `KubeStatefulSet` runs its `toJson_…` converter again on the patched object, and that
+ * converter reads a quantity as `quantity.value`, so a plain '1Gi' string would be silently dropped
+ * (`requests: {}`). The patch therefore carries the typed props with a `k8s.Quantity`, which the
+ * converter turns into '1Gi'. (tests/unit/k8s checks the synthesized storage request.)
  */
 export function addVolumeClaimTemplate(statefulSet: kplus.StatefulSet, props: VolumeClaimTemplateProps): void {
-  const claim = k8s.toJson_KubePersistentVolumeClaimProps({
+  const claim: k8s.KubePersistentVolumeClaimProps = {
     metadata: { name: props.name, labels: { ...props.labels } },
     spec: {
       accessModes: ['ReadWriteOnce'],
       ...(props.storageClassName === undefined ? {} : { storageClassName: props.storageClassName }),
       resources: { requests: { storage: k8s.Quantity.fromString(props.size) } },
     },
-  }) as { spec?: { resources?: { requests?: { storage?: unknown } } } };
-  if (claim.spec?.resources?.requests?.storage !== props.size) {
-    throw new Error(`volumeClaimTemplate ${props.name}: the storage request ${props.size} did not survive conversion`);
-  }
+  };
   const object = ApiObject.of(statefulSet);
   object.addJsonPatch(JsonPatch.add('/spec/volumeClaimTemplates', [claim]));
   for (const mount of props.mounts) {

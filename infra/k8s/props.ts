@@ -3,6 +3,7 @@
  * everything else: counts, ports, images, Redis and Sentinel tuning, namespace). Each has a default,
  * so `npm run synth` needs none; `npm run synth -- --manifests file.yaml` overrides any of them.
  */
+import { z } from 'zod';
 
 /** CPU and memory of one container, as Kubernetes quantities (`100m`, `256Mi`). */
 export interface ContainerResourcesProps {
@@ -32,6 +33,12 @@ export interface SecretNamesProps {
   readonly apiTokens: string;
   /** Key `password`: Grafana's admin password. @default 'evergreen-grafana-admin' */
   readonly grafanaAdmin: string;
+  /**
+   * Key `alertmanager.yml`: Alertmanager's whole config, for a receiver whose URL or password is a
+   * secret (render it with `npm run render` and the secret, then create the Secret from the file).
+   * @default none: the rendered alertmanager.yml (which holds no secret) goes into a ConfigMap
+   */
+  readonly alertmanagerConfig?: string;
 }
 
 export interface ManifestProps {
@@ -50,7 +57,11 @@ export interface ManifestProps {
     /** Average CPU use (percent of the request) the autoscaler keeps the API pods at. @default 70 */
     readonly cpuUtilization: number;
   };
-  /** Number of gateway (nginx) pods. @default 2 (so that a node drain never leaves the stack unreachable) */
+  /**
+   * Number of gateway (nginx) pods. With more than one, a PodDisruptionBudget keeps one serving through
+   * node drains; Prometheus' `nginx` target is the gateway Service, so it then scrapes one pod at a time.
+   * @default 1 (as in the model's topology)
+   */
   readonly gatewayReplicas: number;
   /** Type of the gateway's Service. @default 'LoadBalancer' */
   readonly gatewayServiceType: GatewayServiceType;
@@ -112,7 +123,7 @@ const small = (cpuRequest: string, cpuLimit: string, memoryRequest: string, memo
 export const DEFAULT_MANIFEST_PROPS: ManifestProps = {
   imagePullPolicy: 'IfNotPresent',
   apiAutoscaling: { maxReplicas: 10, cpuUtilization: 70 },
-  gatewayReplicas: 2,
+  gatewayReplicas: 1,
   gatewayServiceType: 'LoadBalancer',
   gatewayClientNamespaceLabels: {},
   storage: { redis: '1Gi', prometheus: '10Gi', alertmanager: '1Gi', grafana: '1Gi' },
@@ -160,4 +171,86 @@ function merge(base: unknown, over: unknown): unknown {
 /** The defaults with `overrides` merged in (records merge by key, everything else replaces). */
 export function manifestProps(overrides: ManifestOverrides = {}): ManifestProps {
   return merge(DEFAULT_MANIFEST_PROPS, overrides) as ManifestProps;
+}
+
+// ---- validation of overrides (the `--manifests` file of `npm run synth`) ----------------------
+
+const quantity = (what: string, pattern: RegExp, example: string) =>
+  z.string().regex(pattern, { error: `must be a ${what} such as ${example}` });
+const cpu = quantity('CPU quantity', /^(\d+m|\d+(\.\d+)?)$/, "'250m' or '1'");
+const size = quantity('size', /^\d+(Ki|Mi|Gi|Ti)$/, "'256Mi' or '1Gi'");
+const dnsName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: 'must be a DNS name' });
+const labelMap = z.record(z.string().min(1), z.string());
+const resources = z.strictObject({ cpuRequest: cpu, cpuLimit: cpu, memoryRequest: size, memoryLimit: size }).partial();
+
+const overridesSchema = z
+  .strictObject({
+    apiImage: z.string().regex(/^[^\s:@]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$/, { error: 'must be an image reference' }),
+    imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']),
+    apiAutoscaling: z
+      .strictObject({
+        maxReplicas: z.int().min(1).max(1000),
+        cpuUtilization: z.int().min(1).max(100, { error: 'must be a percentage in 1–100' }),
+      })
+      .partial(),
+    gatewayReplicas: z.int().min(1).max(100),
+    gatewayServiceType: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']),
+    ingress: z.strictObject({ host: dnsName, className: dnsName.optional(), tlsSecretName: dnsName.optional() }),
+    gatewayClientNamespaceLabels: labelMap,
+    storageClassName: dnsName,
+    storage: z.strictObject({ redis: size, prometheus: size, alertmanager: size, grafana: size }).partial(),
+    resources: z
+      .strictObject({
+        gateway: resources,
+        nginxExporter: resources,
+        api: resources,
+        redis: resources,
+        redisExporter: resources,
+        sentinel: resources,
+        sentinelExporter: resources,
+        prometheus: resources,
+        alertmanager: resources,
+        grafana: resources,
+      })
+      .partial(),
+    secrets: z
+      .strictObject({ redisPasswords: dnsName, apiTokens: dnsName, grafanaAdmin: dnsName, alertmanagerConfig: dnsName })
+      .partial(),
+    dns: z.strictObject({ namespaceLabels: labelMap, podLabels: labelMap }).partial(),
+  })
+  .partial();
+
+/** Thrown for invalid manifest settings; `problems` has one line per problem. */
+export class ManifestSettingsError extends Error {
+  override readonly name = 'ManifestSettingsError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid manifest settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Validates manifest overrides (every problem at once) and returns the settings with defaults applied. */
+export function parseManifestProps(input: unknown): ManifestProps {
+  const result = overridesSchema.safeParse(input ?? {});
+  if (!result.success) {
+    throw new ManifestSettingsError(
+      result.error.issues.map((issue) => `${issue.path.join('.') || '(settings)'}: ${issue.message}`),
+    );
+  }
+  const props = manifestProps(result.data as ManifestOverrides);
+  const problems: string[] = [];
+  for (const [name, r] of Object.entries(props.resources)) {
+    if (parseCpuMillis(r.cpuRequest) > parseCpuMillis(r.cpuLimit)) problems.push(`resources.${name}: cpuRequest exceeds cpuLimit`);
+    if (parseBytes(r.memoryRequest) > parseBytes(r.memoryLimit)) problems.push(`resources.${name}: memoryRequest exceeds memoryLimit`);
+  }
+  if (problems.length > 0) throw new ManifestSettingsError(problems);
+  return props;
+}
+
+function parseCpuMillis(q: string): number {
+  return q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000;
+}
+
+function parseBytes(q: string): number {
+  const units: Readonly<Record<string, number>> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+  return Number(q.slice(0, -2)) * (units[q.slice(-2)] ?? Number.NaN);
 }

@@ -1,0 +1,154 @@
+import { Chart, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import type { Construct } from 'constructs';
+import type { StackSpec } from '../../../config';
+import { renderNginxConf } from '../../../config/render';
+import { IMAGE_FACTS } from '../../images';
+import { selectorLabels, workloadLabels } from '../labels';
+import {
+  containerResources,
+  hardenPodTemplate,
+  imagePullPolicy,
+  podDisruptionBudget,
+  probeTiming,
+  restrictedContainer,
+  restrictedPod,
+  scratchVolume,
+  selectPods,
+} from '../pods';
+import type { ManifestProps } from '../props';
+
+export interface GatewayChartProps {
+  readonly spec: StackSpec;
+  readonly manifest: ManifestProps;
+}
+
+/** Where the gateway pod mounts the rendered nginx.conf. */
+const NGINX_CONFIG_DIR = '/etc/nginx/evergreen';
+
+/**
+ * The gateway: nginx (the unprivileged image, so nothing runs as root) with the rendered nginx.conf
+ * from a ConfigMap, an nginx-prometheus-exporter sidecar reading stub_status on 127.0.0.1, a Service
+ * of the type `gatewayServiceType` chooses and, when `ingress` is set, an Ingress.
+ *
+ * The Service also carries the exporter's port (Prometheus' `nginx` target is `gateway.<ns>.svc:<port>`
+ * in the model); the NetworkPolicy admits that port from Prometheus only, so a LoadBalancer does not
+ * expose it.
+ */
+export class GatewayChart extends Chart {
+  constructor(scope: Construct, id: string, props: GatewayChartProps) {
+    const { spec, manifest } = props;
+    super(scope, id, { namespace: spec.kubernetes.namespace });
+    const stack = spec.name;
+    const image = spec.images.nginxUnprivileged;
+    const labels = workloadLabels(stack, 'gateway', image);
+    const facts = IMAGE_FACTS.gateway;
+    const runAs = { user: facts.user.uid, group: facts.user.gid };
+    const exporterFacts = IMAGE_FACTS['nginx-exporter'];
+    const exporterRunAs = { user: exporterFacts.user.uid, group: exporterFacts.user.gid };
+    const port = spec.gateway.instance.port;
+    const exporterPort = spec.monitoring.nginxExporter.port;
+
+    const config = new kplus.ConfigMap(this, 'config', {
+      metadata: { name: 'gateway-config', labels },
+      data: { 'nginx.conf': renderNginxConf(spec) },
+    });
+    const configVolume = kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config', defaultMode: 0o444 });
+    // pid file and temp files (gateway.runDir of the model) on a writable volume.
+    const run = scratchVolume(this, 'run', 'run');
+
+    const deployment = new kplus.Deployment(this, 'deployment', {
+      metadata: { name: 'gateway', labels },
+      podMetadata: { labels },
+      select: false,
+      replicas: manifest.gatewayReplicas,
+      securityContext: restrictedPod(runAs),
+      automountServiceAccountToken: false,
+      terminationGracePeriod: Duration.seconds(20),
+      volumes: [configVolume, run],
+      containers: [
+        {
+          name: 'nginx',
+          image,
+          imagePullPolicy: imagePullPolicy(manifest),
+          // The image's entrypoint scripts rewrite files under /etc/nginx; run nginx itself instead.
+          command: [facts.binary, '-c', `${NGINX_CONFIG_DIR}/nginx.conf`, '-g', 'daemon off;'],
+          ports: [{ name: 'http', number: port }],
+          resources: containerResources(manifest.resources.gateway),
+          securityContext: restrictedContainer(runAs),
+          volumeMounts: [
+            { path: NGINX_CONFIG_DIR, volume: configVolume, readOnly: true },
+            { path: spec.gateway.runDir, volume: run },
+          ],
+          // nginx itself, not the API behind it (an API outage must not take the gateway out of service:
+          // it answers 503 problem+json then).
+          readiness: kplus.Probe.fromTcpSocket({ port, ...probeTiming(5) }),
+          liveness: kplus.Probe.fromTcpSocket({ port, ...probeTiming(10) }),
+          startup: kplus.Probe.fromTcpSocket({ port, ...probeTiming(2, 15) }),
+        },
+        {
+          name: 'exporter',
+          image: spec.images.nginxExporter,
+          imagePullPolicy: imagePullPolicy(manifest),
+          command: [exporterFacts.binary],
+          args: [
+            `--nginx.scrape-uri=http://127.0.0.1:${spec.gateway.status.port}/stub_status`,
+            `--web.listen-address=:${exporterPort}`,
+          ],
+          ports: [{ name: 'metrics', number: exporterPort }],
+          resources: containerResources(manifest.resources.nginxExporter),
+          securityContext: restrictedContainer(exporterRunAs),
+          readiness: kplus.Probe.fromHttpGet('/metrics', { port: exporterPort, ...probeTiming(10) }),
+          liveness: kplus.Probe.fromTcpSocket({ port: exporterPort, ...probeTiming(20) }),
+          startup: kplus.Probe.fromTcpSocket({ port: exporterPort, ...probeTiming(2, 15) }),
+        },
+      ],
+    });
+    deployment.select(kplus.LabelSelector.of({ labels: selectorLabels(stack, 'gateway') }));
+    deployment.scheduling.spread({ topology: kplus.Topology.HOSTNAME, weight: 50 });
+    hardenPodTemplate(deployment);
+
+    const service = new kplus.Service(this, 'service', {
+      metadata: { name: 'gateway', labels },
+      type: kplus.ServiceType[serviceTypeKey(manifest.gatewayServiceType)],
+      ports: [
+        { name: 'http', port, targetPort: port },
+        { name: 'metrics', port: exporterPort, targetPort: exporterPort },
+      ],
+    });
+    selectPods(service, selectorLabels(stack, 'gateway'));
+
+    if (manifest.ingress) {
+      const { host, className, tlsSecretName } = manifest.ingress;
+      const ingress = new kplus.Ingress(this, 'ingress', {
+        metadata: { name: 'gateway', labels },
+        className,
+        ...(tlsSecretName === undefined
+          ? {}
+          : { tls: [{ hosts: [host], secret: kplus.Secret.fromSecretName(this, 'tls-secret', tlsSecretName) }] }),
+      });
+      ingress.addHostDefaultBackend(host, kplus.IngressBackend.fromService(service, { port }));
+    }
+
+    // With a single gateway pod a budget would block every node drain; with more, keep one serving.
+    if (manifest.gatewayReplicas > 1) {
+      podDisruptionBudget(this, 'disruption-budget', {
+        name: 'gateway',
+        labels,
+        selector: selectorLabels(stack, 'gateway'),
+        minAvailable: 1,
+      });
+    }
+  }
+}
+
+function serviceTypeKey(type: ManifestProps['gatewayServiceType']): 'CLUSTER_IP' | 'NODE_PORT' | 'LOAD_BALANCER' {
+  switch (type) {
+    case 'ClusterIP':
+      return 'CLUSTER_IP';
+    case 'NodePort':
+      return 'NODE_PORT';
+    default:
+      return 'LOAD_BALANCER';
+  }
+}
