@@ -29,6 +29,7 @@
  *   so a test never opens a port beyond loopback.
  * - Every created network, volume and container also gets the label `RUN_LABEL=<runId>`, so that
  *   teardown finds exactly what this run created (the provider tracks that in its state instead).
+ * - Resources matched by `omit` (Grafana: no stand-in image) and those depending on them are left out.
  * - Host-path volumes, devices, GPUs, `attach`/`logs`/`rm` and the `source` form of uploads are not
  *   supported (the program uses none of them: it must reproduce the stack without host paths); an
  *   unsupported input makes `apply` throw instead of silently dropping it.
@@ -63,6 +64,11 @@ export interface ApplyOptions {
   readonly publishOn?: string;
   /** Directory relative build contexts resolve against (Pulumi's working directory). @default the repo root */
   readonly workDir?: string;
+  /**
+   * Resources left out (e.g. Grafana, which has no stand-in image); a resource that depends on an
+   * omitted one is left out too. @default none
+   */
+  readonly omit?: (resource: RecordedResource) => boolean;
   /** Progress lines. @default silent */
   readonly log?: (line: string) => void;
 }
@@ -451,8 +457,19 @@ export async function applyProgram(docker: Docker, program: RecordedProgram, opt
     destroy: () => destroyRun(docker, options.runId),
   };
 
-  const customs = program.resources.filter((r) => r.custom);
   const dependencies = dependencyMap(program.resources);
+  const omitted = new Set(program.resources.filter((r) => r.custom && options.omit?.(r)).map((r) => r.urn));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [urn, deps] of dependencies) {
+      if (!omitted.has(urn) && deps.some((d) => omitted.has(d))) {
+        omitted.add(urn);
+        grew = true;
+      }
+    }
+  }
+  const customs = program.resources.filter((r) => r.custom && !omitted.has(r.urn));
+  if (omitted.size > 0) log(`left out: ${program.resources.filter((r) => omitted.has(r.urn)).map((r) => r.name).join(', ')}`);
   const imageIds = new Map<string, string>();
 
   const create = async (resource: RecordedResource): Promise<void> => {
