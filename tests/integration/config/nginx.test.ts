@@ -1,0 +1,314 @@
+/**
+ * The rendered nginx.conf, checked by nginx itself: `nginx -t` on the files of every target, then a
+ * real nginx (the loopback rendering: only addresses, ports and paths differ from the deployed file)
+ * in front of two stand-in API instances — small HTTP servers that record what reaches them, so the
+ * test can see which instance got a request and whether it was retried.
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defineStack, renderNginxConf, type StackOverrides, type StackSpec, type StackTarget } from '../../../config';
+import { freePort, registerTemporaryDir, startProcess, type ManagedProcess } from '../../support/processes';
+import { waitFor } from '../../support/wait';
+
+jest.setTimeout(60_000);
+
+const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+
+interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly requestId: string | undefined;
+  readonly bodyBytes: number;
+}
+
+/** A stand-in API instance: answers 200 JSON naming itself, or hangs up on every request. */
+class StandIn {
+  readonly seen: Seen[] = [];
+  hangUp = false;
+  private server: Server | undefined;
+  constructor(
+    readonly name: string,
+    readonly port: number,
+  ) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((req: IncomingMessage, res) => {
+      let bodyBytes = 0;
+      req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
+      req.on('end', () => {
+        this.seen.push({ method: req.method ?? '', url: req.url ?? '', requestId: req.headers['x-request-id'] as string, bodyBytes });
+        if (this.hangUp) {
+          req.socket.destroy();
+          return;
+        }
+        // The API sets X-Request-Id too; nginx must not send the client two of them.
+        res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'set-by-the-instance' });
+        res.end(JSON.stringify({ instance: this.name }));
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(this.port, '127.0.0.1', resolve));
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  saw(requestId: string): boolean {
+    return this.seen.some((s) => s.requestId === requestId);
+  }
+}
+
+async function loopbackSpec(workDir: string, stack: StackOverrides = {}): Promise<StackSpec> {
+  const ports: Record<string, number> = {};
+  for (const name of ['gateway', 'gateway-status', 'api-0', 'api-1']) ports[name] = await freePort();
+  return defineStack({ ...stack, ports, loopback: { workDir } }, 'loopback');
+}
+
+/** Writes the rendered config under the spec's run directory and starts nginx on it. */
+async function startNginx(spec: StackSpec, asUser?: { uid: number; gid: number }): Promise<ManagedProcess> {
+  const g = spec.gateway;
+  mkdirSync(g.tempDir, { recursive: true });
+  const conf = join(g.runDir, 'nginx.conf');
+  writeFileSync(conf, renderNginxConf(spec));
+  const args = ['-p', g.runDir, '-c', conf, '-e', 'stderr', '-g', 'daemon off;'];
+  let command = NGINX;
+  let fullArgs = args;
+  const logFile = join(g.runDir, 'nginx.log');
+  if (asUser) {
+    // nginx reopens /dev/stdout (its access log), i.e. the log file: it must be the user's own.
+    writeFileSync(logFile, '');
+    for (const path of [g.runDir, g.tempDir, logFile]) chownSync(path, asUser.uid, asUser.gid);
+    command = 'setpriv';
+    fullArgs = [`--reuid=${asUser.uid}`, `--regid=${asUser.gid}`, '--clear-groups', NGINX, ...args];
+  }
+  const url = `http://127.0.0.1:${g.instance.port}`;
+  return startProcess({
+    name: asUser ? 'nginx-unprivileged' : 'nginx',
+    command,
+    args: fullArgs,
+    cwd: g.runDir,
+    logFile,
+    ready: async () => (await fetch(`${url}/healthz`).then((r) => r.status).catch(() => 0)) > 0,
+  });
+}
+
+let workDir: string;
+
+beforeAll(() => {
+  workDir = mkdtempSync(join(tmpdir(), 'evergreen-config-nginx-'));
+  registerTemporaryDir(workDir);
+  // Workers (and the unprivileged run) must reach their run directories.
+  chmodSync(workDir, 0o755);
+});
+
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+
+describe('nginx -t accepts the rendered file of every target', () => {
+  it.each<StackTarget>(['docker', 'loopback', 'kubernetes'])('%s', async (target) => {
+    const dir = join(workDir, `t-${target}`);
+    mkdirSync(dir, { recursive: true });
+    // Paths moved into the test directory (the deployed /tmp is not ours to write to here).
+    const spec = defineStack({ gateway: { runDir: dir }, loopback: { workDir: dir } }, target);
+    let content = renderNginxConf(spec);
+    // The Kubernetes upstream is the API Service's DNS name, which only resolves inside a cluster.
+    if (target === 'kubernetes') content = content.replaceAll(spec.gateway.upstreams[0]?.host as string, '127.0.0.1');
+    mkdirSync(spec.gateway.tempDir, { recursive: true });
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, content);
+    // nginx opens /dev/stdout (the access log) again: give it a file, as a container runtime gives a pipe.
+    const stdout = openSync(join(dir, 'stdout.log'), 'a');
+    try {
+      const result = spawnSync(NGINX, ['-t', '-p', dir, '-c', conf, '-e', 'stderr'], {
+        stdio: ['ignore', stdout, 'pipe'],
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(result.stderr).toContain('test is successful');
+      expect(result.status).toBe(0);
+    } finally {
+      closeSync(stdout);
+    }
+  });
+});
+
+describe('a real nginx with the rendered loopback config', () => {
+  let spec: StackSpec;
+  let url: string;
+  let instances: [StandIn, StandIn];
+  let nginx: ManagedProcess;
+
+  beforeAll(async () => {
+    spec = await loopbackSpec(join(workDir, 'main'));
+    url = `http://127.0.0.1:${spec.gateway.instance.port}`;
+    const [a, b] = spec.api.instanceList;
+    instances = [new StandIn('api-0', a?.port as number), new StandIn('api-1', b?.port as number)];
+    for (const i of instances) await i.start();
+    nginx = await startNginx(spec);
+  });
+
+  afterAll(async () => {
+    await nginx?.stop();
+    for (const i of instances ?? []) await i.stop();
+  });
+
+  it('balances round-robin over every API instance', async () => {
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      const res = await fetch(`${url}/v1/products`);
+      expect(res.status).toBe(200);
+      answers.push(((await res.json()) as { instance: string }).instance);
+    }
+    expect(answers.filter((a) => a === 'api-0')).toHaveLength(3);
+    expect(answers.filter((a) => a === 'api-1')).toHaveLength(3);
+  });
+
+  it('passes an incoming X-Request-Id through, and generates one otherwise (one header per response)', async () => {
+    const given = await fetch(`${url}/v1/users`, { headers: { 'x-request-id': 'client-chosen-id-1' } });
+    expect(given.headers.get('x-request-id')).toBe('client-chosen-id-1');
+    expect(instances.some((i) => i.saw('client-chosen-id-1'))).toBe(true);
+
+    const generated = await fetch(`${url}/v1/users`);
+    const id = generated.headers.get('x-request-id') as string;
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(instances.some((i) => i.saw(id))).toBe(true);
+
+    // An id the API would not keep (too long) is replaced, so nginx and the API log the same id.
+    const tooLong = await fetch(`${url}/v1/users`, { headers: { 'x-request-id': 'x'.repeat(200) } });
+    expect(tooLong.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('does not serve /metrics or /readyz publicly, in any spelling', async () => {
+    const before = instances[0].seen.length + instances[1].seen.length;
+    for (const path of ['/metrics', '/METRICS', '/metrics/', '//metrics', '/readyz', '/Readyz?x=1', '/%6detrics']) {
+      const res = await fetch(`${url}${path}`);
+      expect([path, res.status]).toEqual([path, 404]);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(((await res.json()) as { status: number }).status).toBe(404);
+    }
+    expect(instances[0].seen.length + instances[1].seen.length).toBe(before);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('accepts a 64 KiB body and answers a larger one with 413 problem+json, without passing it on', async () => {
+    const ok = await fetch(`${url}/v1/products`, { method: 'POST', body: 'a'.repeat(64 * 1024) });
+    expect(ok.status).toBe(200);
+    const res = await fetch(`${url}/v1/products`, {
+      method: 'POST',
+      body: 'a'.repeat(64 * 1024 + 1),
+      headers: { 'x-request-id': 'too-large-1' },
+    });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(res.headers.get('x-request-id')).toBe('too-large-1');
+    expect(await res.json()).toMatchObject({ status: 413, type: expect.stringMatching(/payload-too-large$/) });
+    expect(instances.some((i) => i.saw('too-large-1'))).toBe(false);
+  });
+
+  it('serves stub_status on its own listener, not on the public one', async () => {
+    const status = await fetch(`http://127.0.0.1:${spec.gateway.status.port}/stub_status`);
+    expect(status.status).toBe(200);
+    expect(await status.text()).toMatch(/^Active connections: \d+/);
+    expect((await fetch(`http://127.0.0.1:${spec.gateway.status.port}/v1/products`)).status).toBe(404);
+    const publicStatus = await fetch(`${url}/stub_status`);
+    expect(await publicStatus.text()).not.toMatch(/Active connections/);
+  });
+
+  it('retries a GET that fails on one instance on the other one', async () => {
+    instances[1].hangUp = true;
+    let n = 0;
+    const retried = await waitFor(
+      async () => {
+        const id = `get-retry-${(n += 1)}`;
+        const res = await fetch(`${url}/v1/products`, { headers: { 'x-request-id': id } });
+        expect(res.status).toBe(200);
+        return instances[1].saw(id) && instances[0].saw(id) ? res : undefined;
+      },
+      { what: 'a GET sent to the failing instance', timeoutMs: 15_000, intervalMs: 200 },
+    );
+    expect(((await retried.json()) as { instance: string }).instance).toBe('api-0');
+    instances[1].hangUp = false;
+  });
+
+  it('never retries a POST that reached an instance (a purchase must not run twice)', async () => {
+    instances[1].hangUp = true;
+    let n = 0;
+    const failed = await waitFor(
+      async () => {
+        const id = `post-once-${(n += 1)}`;
+        const res = await fetch(`${url}/v1/purchases`, { method: 'POST', body: '{}', headers: { 'x-request-id': id } });
+        return instances[1].saw(id) ? { res, id } : undefined;
+      },
+      { what: 'a POST sent to the failing instance', timeoutMs: 15_000, intervalMs: 200 },
+    );
+    expect(instances[0].saw(failed.id)).toBe(false);
+    expect(failed.res.status).toBe(503);
+    expect(failed.res.headers.get('content-type')).toBe('application/problem+json');
+    expect(failed.res.headers.get('x-request-id')).toBe(failed.id);
+    expect(await failed.res.json()).toMatchObject({ status: 503, type: expect.stringMatching(/service-unavailable$/) });
+    instances[1].hangUp = false;
+  });
+
+  it('sends every request, POSTs included, to the live instance when the other is down', async () => {
+    await instances[1].stop();
+    for (let i = 0; i < 6; i += 1) {
+      const res = await fetch(`${url}/v1/purchases`, { method: i % 2 ? 'GET' : 'POST', body: i % 2 ? undefined : '{}' });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { instance: string }).instance).toBe('api-0');
+    }
+  });
+});
+
+describe('unprivileged, with a tight rate limit', () => {
+  it('runs as nobody and answers over-limit requests with 429 problem+json', async () => {
+    const spec = await loopbackSpec(join(workDir, 'limited'), { gateway: { rateLimit: { rate: '1r/m', burst: 1 } } });
+    const instance = new StandIn('api-0', spec.api.instanceList[0]?.port as number);
+    await instance.start();
+    // As root (CI), drop to nobody; otherwise this process is unprivileged already.
+    const nobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+    mkdirSync(spec.gateway.runDir, { recursive: true });
+    let nginx: ManagedProcess | undefined;
+    try {
+      nginx = await startNginx(spec, nobody);
+      if (nobody) {
+        const status = readFileSync(`/proc/${nginx.pid}/status`, 'utf8');
+        expect(status).toMatch(/^Uid:\s+65534\s+65534/m);
+      }
+      const url = `http://127.0.0.1:${spec.gateway.instance.port}`;
+      // The readiness probe used one request of the burst; one more fits, then the limit holds.
+      const statuses: number[] = [];
+      let limited: Response | undefined;
+      for (let i = 0; i < 4; i += 1) {
+        const res = await fetch(`${url}/v1/products`);
+        statuses.push(res.status);
+        if (res.status === 429) limited = res;
+        else await res.arrayBuffer();
+      }
+      expect(statuses).toContain(429);
+      expect(limited?.headers.get('content-type')).toBe('application/problem+json');
+      expect(limited?.headers.get('retry-after')).toBe('1');
+      expect(limited?.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
+      expect(await limited?.json()).toMatchObject({ status: 429, type: expect.stringMatching(/too-many-requests$/) });
+    } finally {
+      await nginx?.stop();
+      await instance.stop();
+    }
+  });
+});
