@@ -199,7 +199,10 @@ export function serviceDashboard(): DashboardSpec {
         type: 'stat',
         width: 6,
         unit: 'percentunit',
-        queries: [{ expr: `sum(rate(http_requests_total{job="${api}",status=~"5.."}[${R}])) / sum(rate(${requests}[${R}]))` }],
+        // 0, not "no data", while there has been no 5xx at all.
+        queries: [
+          { expr: `(sum(rate(http_requests_total{job="${api}",status=~"5.."}[${R}])) or vector(0)) / sum(rate(${requests}[${R}]))` },
+        ],
       },
       {
         title: 'Requests per second',
@@ -279,10 +282,24 @@ export function serviceDashboard(): DashboardSpec {
         queries: [{ expr: `sum by (kind) (rate(evergreen_redis_errors_total{job="${api}"}[${R}]))`, legend: '{{kind}}' }],
       },
       {
+        title: 'Reads per source',
+        type: 'timeseries',
+        description: 'Reads served by a replica (after the read-your-writes check) or by the master (fallback).',
+        unit: 'ops',
+        queries: [{ expr: `sum by (target) (rate(evergreen_redis_reads_total{job="${api}"}[${R}]))`, legend: '{{target}}' }],
+      },
+      {
         title: 'Process memory (RSS)',
         type: 'timeseries',
         unit: 'bytes',
         queries: [{ expr: `process_resident_memory_bytes{job="${api}"}`, legend: '{{instance}} RSS' }],
+      },
+      {
+        title: 'Event loop lag p99',
+        type: 'timeseries',
+        description: 'A busy or blocked event loop delays every request of the instance.',
+        unit: 's',
+        queries: [{ expr: `nodejs_eventloop_lag_p99_seconds{job="${api}"}`, legend: '{{instance}}' }],
       },
     ],
   };
