@@ -229,7 +229,13 @@ function jestGlobalAfterAll(): ((fn: () => Promise<void>, timeout?: number) => v
   return typeof candidate === 'function' ? (candidate as (fn: () => Promise<void>, timeout?: number) => void) : undefined;
 }
 
-function installExitHooks(): void {
+/**
+ * Stops every process (and runs the registered cleanups) when this process gets SIGINT, SIGTERM or
+ * SIGHUP, then exits with 128 + the signal number; kills what is left on exit. Called by
+ * `startProcess` and `registerCleanup`; a program may call it first so that an early Ctrl-C is covered.
+ * Under jest, registers an `afterAll(stopAll)` instead (jest owns the signals).
+ */
+export function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
   const jestAfterAll = jestGlobalAfterAll();
