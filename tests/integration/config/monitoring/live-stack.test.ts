@@ -122,10 +122,11 @@ beforeAll(async () => {
       startProcess({
         name: exporter.name,
         command: 'prometheus-redis-exporter',
+        // Double-dash flags: what both Debian's exporters and the pinned images accept.
         args: [
-          `-redis.addr=redis://${exporter.target.host}:${exporter.target.port}`,
-          '-redis.user=exporter',
-          `-web.listen-address=${exporter.hostPort}`,
+          `--redis.addr=redis://${exporter.target.host}:${exporter.target.port}`,
+          '--redis.user=exporter',
+          `--web.listen-address=${exporter.hostPort}`,
         ],
         // The password goes through the environment, not the command line (visible in ps).
         env: { REDIS_PASSWORD: exporterPassword },
@@ -140,8 +141,8 @@ beforeAll(async () => {
     name: nginxExporter.name,
     command: 'prometheus-nginx-exporter',
     args: [
-      `-nginx.scrape-uri=http://${nginxExporter.target.host}:${nginxExporter.target.port}/stub_status`,
-      `-web.listen-address=${nginxExporter.hostPort}`,
+      `--nginx.scrape-uri=http://${nginxExporter.target.host}:${nginxExporter.target.port}/stub_status`,
+      `--web.listen-address=${nginxExporter.hostPort}`,
     ],
     logFile: join(logs, 'nginx-exporter.log'),
     ready: () => httpOk(`http://${nginxExporter.hostPort}/metrics`),
