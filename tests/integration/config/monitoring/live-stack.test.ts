@@ -12,9 +12,12 @@
  * - every dashboard query runs and returns data (queries about errors may be empty on a stack
  *   without errors);
  * - every rule evaluates without error, nothing is pending or firing on a healthy stack, and a
- *   Sentinel or API instance that goes away puts its alert in pending.
+ *   Sentinel or API instance that goes away puts its alert in pending;
+ * - Alertmanager delivers an alert to the webhook of the model, grouped as configured, and holds
+ *   back an alert that another one inhibits.
  */
 import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { StackSpec } from '../../../../config';
@@ -37,6 +40,33 @@ let spec: StackSpec;
 let dir: string;
 let prometheusUrl: string;
 let exporterLogs: { name: string; tail: () => string }[] = [];
+
+/** A webhook receiver standing in for the operator's: it keeps every notification Alertmanager posts. */
+interface WebhookNotification {
+  receiver: string;
+  status: string;
+  groupLabels: Record<string, string>;
+  alerts: { labels: Record<string, string> }[];
+}
+const notifications: WebhookNotification[] = [];
+let webhook: Server | undefined;
+
+async function startWebhook(port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      if (req.method === 'POST' && req.url === '/alerts') notifications.push(JSON.parse(body) as WebhookNotification);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolveListen());
+  });
+  return server;
+}
 
 async function httpOk(url: string): Promise<boolean> {
   try {
@@ -103,12 +133,21 @@ beforeAll(async () => {
   for (let i = 0; i <= REDIS_REPLICAS; i += 1) ports[`redis-exporter-${i}`] = await freePort();
   for (let i = 0; i < SENTINELS; i += 1) ports[`sentinel-exporter-${i}`] = await freePort();
   for (const name of ['nginx-exporter', 'prometheus', 'alertmanager', 'grafana']) ports[name] = await freePort();
+  const webhookPort = await freePort();
+  webhook = await startWebhook(webhookPort);
   topology = await startLoopbackTopology({
     apiInstances: API_INSTANCES,
     redisReplicas: REDIS_REPLICAS,
     sentinels: SENTINELS,
     // Scrape and evaluate every second, so that the test sees rates and pending alerts in seconds.
-    stack: { ports, monitoring: { scrapeInterval: '1s', evaluationInterval: '1s' } },
+    stack: {
+      ports,
+      monitoring: {
+        scrapeInterval: '1s',
+        evaluationInterval: '1s',
+        alertWebhookUrl: `http://127.0.0.1:${webhookPort}/alerts`,
+      },
+    },
   });
   spec = topology.spec;
   dir = makeTempDir('evergreen-monitoring-live-');
@@ -206,6 +245,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  webhook?.close();
   await topology?.stop();
   if (dir) removeDir(dir);
 });
@@ -302,5 +342,44 @@ describe('the rendered monitoring against a live loopback stack', () => {
       },
       { what: `SentinelDown for ${sentinel.name} and ApiInstanceDown for ${apiName}`, timeoutMs: 30_000, intervalMs: 500 },
     );
+  });
+
+  it('Alertmanager notifies the webhook of the model, grouped by alert and service, and applies the inhibitions', async () => {
+    const alertmanagerUrl = `http://${spec.monitoring.alertmanager.hostPort}`;
+    const alert = (labels: Record<string, string>) => ({
+      labels: { ...labels, severity: 'critical', service: 'redis' },
+      annotations: { summary: 'posted by the monitoring test' },
+      startsAt: new Date().toISOString(),
+    });
+    const posted = await fetch(`${alertmanagerUrl}/api/v2/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([
+        alert({ alertname: 'RedisNoMaster', job: 'redis', role: 'master' }),
+        alert({ alertname: 'RedisReplicationBroken', job: 'redis', instance: 'redis-1' }),
+      ]),
+    });
+    expect(posted.status).toBe(200);
+
+    // RedisNoMaster inhibits RedisReplicationBroken: Alertmanager says so for that alert.
+    await waitFor(
+      async () => {
+        const response = await fetch(`${alertmanagerUrl}/api/v2/alerts?filter=alertname%3D%22RedisReplicationBroken%22`);
+        const alerts = (await response.json()) as { status: { state: string; inhibitedBy: string[] } }[];
+        return alerts.length === 1 && alerts[0]?.status.state === 'suppressed' && alerts[0].status.inhibitedBy.length === 1;
+      },
+      { what: 'RedisReplicationBroken to be inhibited by RedisNoMaster', timeoutMs: 20_000, intervalMs: 500 },
+    );
+    // Critical alerts wait 10 s for their group, then go to the operator's webhook.
+    const delivered = await waitFor(
+      () => notifications.find((n) => n.groupLabels.alertname === 'RedisNoMaster'),
+      { what: 'the RedisNoMaster notification at the webhook', timeoutMs: 40_000, intervalMs: 500 },
+    );
+    expect(delivered).toMatchObject({
+      receiver: 'operator',
+      status: 'firing',
+      groupLabels: { alertname: 'RedisNoMaster', service: 'redis' },
+    });
+    expect(notifications.flatMap((n) => n.alerts.map((a) => a.labels.alertname))).not.toContain('RedisReplicationBroken');
   });
 });
