@@ -262,12 +262,19 @@ export async function recordProgram(
   };
 
   try {
-    // The stack's outputs as the engine records them: keep the Outputs (and so their secretness).
+    // The program's error is caught inside the stack's init: were it to escape, the root Stack
+    // resource would reject promises nobody awaits, which ends the process instead of failing a test.
+    let programError: { error: unknown } | undefined;
     await pulumi.runtime.runInPulumiStack(async () => {
-      const outputs = await evergreenProgram();
-      stackOutputs = outputs;
-      return outputs;
+      try {
+        stackOutputs = await evergreenProgram();
+      } catch (error) {
+        programError = { error };
+      }
+      return stackOutputs;
     });
+    if (programError) throw programError.error;
+    // The stack's outputs as the engine records them: keep the Outputs (and so their secretness).
     const resolved = await resolveOutputs(stackOutputs);
     await pulumi.runtime.disconnect();
     const [outputs, secretOutputPaths] = unwrapSecrets(resolved);

@@ -1,0 +1,303 @@
+/**
+ * The whole resource graph of the default stack, as `pulumi up` would register it (recorded under
+ * Pulumi's mocks): every container's settings, addresses, images, uploads, secrets and exposure.
+ */
+import { defineStack, isHostInSubnet, renderAll, type StackSpec } from '../../../config';
+import { API_MAIN, apiContentHash, REPO_ROOT } from '../../../infra/components/api-tier';
+import { IMAGE_FACTS } from '../../../infra/images';
+import {
+  NETWORK_TYPE,
+  REMOTE_IMAGE_TYPE,
+  VOLUME_TYPE,
+  isSecretInput,
+  recordProgram,
+  resourcesOfType,
+  type RecordedProgram,
+} from '../../support/pulumi-harness';
+import {
+  containerOf,
+  containers,
+  inputsOf,
+  label,
+  recordedSecrets,
+  secretValues,
+  stringLeaves,
+} from './support';
+
+let program: RecordedProgram;
+let spec: StackSpec;
+
+beforeAll(async () => {
+  program = await recordProgram({});
+  spec = defineStack({}, 'docker');
+}, 60_000);
+
+describe('the default stack', () => {
+  test('has one container per instance of the model, each with its own name and instance label', () => {
+    const instances = spec.instances.map((i) => i.name).sort();
+    expect(containers(program).map((c) => label(c, 'evergreen.instance')).sort()).toEqual(instances);
+    expect(containers(program)).toHaveLength(19);
+    const names = containers(program).map((c) => inputsOf(c).name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const instance of spec.instances) expect(inputsOf(containerOf(program, instance.name)).name).toBe(instance.containerName);
+  });
+
+  test('puts every Docker resource under one of the components, and the components under the stack', () => {
+    const components = program.resources.filter((r) => r.type.startsWith('evergreen:'));
+    expect(components.map((c) => c.type).sort()).toEqual([
+      'evergreen:api:ApiTier',
+      'evergreen:gateway:Gateway',
+      'evergreen:monitoring:Monitoring',
+      'evergreen:network:StackNetwork',
+      'evergreen:redis:RedisTier',
+      'evergreen:secrets:StackSecrets',
+    ]);
+    const componentUrns = new Set(components.map((c) => c.urn));
+    for (const r of program.resources.filter((x) => x.custom)) {
+      expect({ resource: r.name, parentIsComponent: componentUrns.has(r.parentUrn ?? '') }).toEqual({
+        resource: r.name,
+        parentIsComponent: true,
+      });
+    }
+    const byType = (t: string) => components.find((c) => c.type === t)?.urn;
+    expect(containerOf(program, 'redis-0').parentUrn).toBe(byType('evergreen:redis:RedisTier'));
+    expect(containerOf(program, 'sentinel-2').parentUrn).toBe(byType('evergreen:redis:RedisTier'));
+    expect(containerOf(program, 'api-1').parentUrn).toBe(byType('evergreen:api:ApiTier'));
+    expect(containerOf(program, 'gateway').parentUrn).toBe(byType('evergreen:gateway:Gateway'));
+    expect(containerOf(program, 'grafana').parentUrn).toBe(byType('evergreen:monitoring:Monitoring'));
+    expect(containerOf(program, 'redis-exporter-0').parentUrn).toBe(byType('evergreen:monitoring:Monitoring'));
+  });
+
+  test('has one network with the model subnet, replaced by deleting it first', () => {
+    const [network, ...others] = resourcesOfType(program, NETWORK_TYPE);
+    expect(others).toHaveLength(0);
+    expect(network?.inputs).toMatchObject({
+      name: 'evergreen',
+      driver: 'bridge',
+      ipamConfigs: [{ subnet: '172.20.0.0/24', gateway: '172.20.0.1' }],
+    });
+    expect(network?.options.deleteBeforeReplace).toBe(true);
+    for (const c of containers(program)) expect(inputsOf(c).networksAdvanced.map((n) => n.name)).toEqual(['evergreen']);
+  });
+
+  test('gives every container the fixed address of the model, unique and inside the subnet', () => {
+    const addresses = containers(program).map((c) => inputsOf(c).networksAdvanced[0]?.ipv4Address as string);
+    expect(new Set(addresses).size).toBe(addresses.length);
+    for (const a of addresses) expect(isHostInSubnet(a, '172.20.0.0/24')).toBe(true);
+    expect(addresses).not.toContain('172.20.0.1'); // Docker's gateway
+    for (const instance of spec.instances) {
+      expect(inputsOf(containerOf(program, instance.name)).networksAdvanced[0]?.ipv4Address).toBe(instance.address);
+    }
+  });
+
+  test('sets restart, labels, log rotation, memory limit and user on every container', () => {
+    for (const c of containers(program)) {
+      const i = inputsOf(c);
+      const instance = label(c, 'evergreen.instance') as string;
+      const service = spec.instances.find((x) => x.name === instance)?.service;
+      expect(service).toBeDefined();
+      const facts = IMAGE_FACTS[service as keyof typeof IMAGE_FACTS];
+      expect({ instance, restart: i.restart }).toEqual({ instance, restart: 'unless-stopped' });
+      expect(i.labels.map((l) => l.label).sort()).toEqual([
+        'evergreen.config-hash',
+        'evergreen.instance',
+        'evergreen.service',
+        'evergreen.stack',
+      ]);
+      expect(label(c, 'evergreen.stack')).toBe('evergreen');
+      expect(label(c, 'evergreen.service')).toBe(service);
+      expect(label(c, 'evergreen.config-hash')).toMatch(/^[0-9a-f]{16}$/);
+      expect(i.logDriver).toBe('json-file');
+      expect(i.logOpts).toEqual({ 'max-size': '10m', 'max-file': '3' });
+      expect(i.memory).toBeGreaterThanOrEqual(64);
+      expect(i.memorySwap).toBe(i.memory);
+      expect(i.user).toBe(`${facts.user.uid}:${facts.user.gid}`);
+      expect(i.hostname).toBe(instance);
+    }
+    expect(inputsOf(containerOf(program, 'redis-0')).memory).toBe(512);
+    expect(inputsOf(containerOf(program, 'api-0')).memory).toBe(256);
+  });
+
+  test("runs each service's binary by its absolute path, as infra/images.ts records it", () => {
+    for (const c of containers(program)) {
+      const service = label(c, 'evergreen.service') as keyof typeof IMAGE_FACTS;
+      const facts = IMAGE_FACTS[service];
+      expect(inputsOf(c).entrypoints).toEqual([facts.binary]);
+      expect(facts.binary.startsWith('/')).toBe(true);
+      expect(facts.tools).toContain(facts.binary);
+    }
+    expect(inputsOf(containerOf(program, 'redis-1')).command).toEqual(['/data/redis.conf']);
+    expect(inputsOf(containerOf(program, 'sentinel-0')).command).toEqual(['/data/sentinel.conf']);
+    expect(inputsOf(containerOf(program, 'api-0')).command).toEqual([API_MAIN]);
+    expect(inputsOf(containerOf(program, 'gateway')).command).toEqual(['-e', 'stderr', '-c', '/etc/nginx/nginx.conf', '-g', 'daemon off;']);
+    expect(inputsOf(containerOf(program, 'prometheus')).command).toEqual(
+      expect.arrayContaining(['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus']),
+    );
+  });
+
+  test('health-checks every container whose image has a tool for it, with that tool, and waits for it', () => {
+    for (const c of containers(program)) {
+      const facts = IMAGE_FACTS[label(c, 'evergreen.service') as keyof typeof IMAGE_FACTS];
+      const i = inputsOf(c);
+      if (facts.healthTool === undefined) {
+        expect({ container: i.name, healthcheck: i.healthcheck, wait: i.wait }).toEqual({
+          container: i.name,
+          healthcheck: undefined,
+          wait: false,
+        });
+        continue;
+      }
+      expect(i.healthcheck?.tests.slice(0, 2)).toEqual(['CMD', facts.healthTool]);
+      expect(facts.tools).toContain(facts.healthTool);
+      expect(i.healthcheck).toMatchObject({ interval: '10s', timeout: '5s', retries: 3 });
+      expect(i.wait).toBe(true);
+    }
+    // Only the scratch-based exporter images lack a tool; everything that serves the store is checked.
+    const unchecked = containers(program).filter((c) => inputsOf(c).healthcheck === undefined).map((c) => label(c, 'evergreen.service'));
+    expect(new Set(unchecked)).toEqual(new Set(['redis-exporter', 'sentinel-exporter', 'nginx-exporter']));
+    expect(inputsOf(containerOf(program, 'redis-0')).healthcheck?.tests).toEqual([
+      'CMD', '/usr/local/bin/redis-cli', '-h', '127.0.0.1', '-p', '6379', '--user', 'exporter', '-e', 'PING',
+    ]);
+    expect(inputsOf(containerOf(program, 'gateway')).healthcheck?.tests).toContain('http://127.0.0.1:8080/healthz');
+  });
+
+  test('runs containers from image ids (digests), never from tags', () => {
+    const images = resourcesOfType(program, REMOTE_IMAGE_TYPE);
+    const ids = new Set(images.map((i) => i.state.imageId as string));
+    for (const c of containers(program)) {
+      expect(inputsOf(c).image).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(ids.has(inputsOf(c).image)).toBe(true);
+    }
+    const byName = (n: string) => images.find((i) => i.inputs.name === n);
+    const redisImage = byName(spec.images.redis);
+    expect(inputsOf(containerOf(program, 'sentinel-1')).image).toBe(redisImage?.state.imageId);
+    expect(inputsOf(containerOf(program, 'redis-2')).image).toBe(redisImage?.state.imageId);
+    expect(inputsOf(containerOf(program, 'gateway')).image).toBe(byName(spec.images.nginx)?.state.imageId);
+  });
+
+  test('pulls the model images and builds the API image from api/Dockerfile, tagged by the content of api/', () => {
+    const names = resourcesOfType(program, REMOTE_IMAGE_TYPE).map((i) => i.inputs.name as string);
+    const hash = apiContentHash();
+    expect(names.sort()).toEqual(
+      [
+        spec.images.nginx,
+        spec.images.redis,
+        spec.images.prometheus,
+        spec.images.alertmanager,
+        spec.images.grafana,
+        spec.images.redisExporter,
+        spec.images.nginxExporter,
+        `evergreen/api:${hash.slice(0, 12)}`,
+      ].sort(),
+    );
+    const api = resourcesOfType(program, REMOTE_IMAGE_TYPE).find((i) => (i.inputs.name as string).startsWith('evergreen/api:'));
+    expect(api?.inputs).toMatchObject({
+      build: { context: REPO_ROOT, dockerfile: 'api/Dockerfile' },
+      triggers: { apiContent: hash },
+    });
+    for (const c of containers(program).filter((x) => label(x, 'evergreen.service') === 'api')) {
+      expect(inputsOf(c).image).toBe(api?.state.imageId);
+    }
+  });
+
+  test('keeps Redis, Prometheus, Alertmanager and Grafana data on named volumes', () => {
+    const volumes = resourcesOfType(program, VOLUME_TYPE).map((v) => v.inputs.name as string);
+    expect(volumes.sort()).toEqual(
+      ['redis-0', 'redis-1', 'redis-2', 'prometheus', 'alertmanager', 'grafana'].map((n) => `evergreen-${n}-data`).sort(),
+    );
+    const mounts = (instance: string) => inputsOf(containerOf(program, instance)).volumes;
+    expect(mounts('redis-1')).toEqual([{ volumeName: 'evergreen-redis-1-data', containerPath: '/data' }]);
+    expect(mounts('prometheus')).toEqual([{ volumeName: 'evergreen-prometheus-data', containerPath: '/prometheus' }]);
+    expect(mounts('alertmanager')).toEqual([{ volumeName: 'evergreen-alertmanager-data', containerPath: '/alertmanager' }]);
+    expect(mounts('grafana')).toEqual([{ volumeName: 'evergreen-grafana-data', containerPath: '/var/lib/grafana' }]);
+    expect(mounts('api-0')).toEqual([]);
+  });
+
+  test("uploads exactly the renderers' files to the containers that read them", () => {
+    const secrets = recordedSecrets(program);
+    const rendered = renderAll(spec, secrets);
+    const uploadedPaths = new Set<string>();
+    for (const file of rendered) {
+      const c = containerOf(program, file.service);
+      const i = inputsOf(c);
+      if (file.path.startsWith('api/')) {
+        // The API reads only its environment: the rendered env file is the container's env, line for line.
+        expect(i.envs).toEqual(file.content.trim().split('\n').sort());
+        continue;
+      }
+      const upload = i.uploads.find((u) => u.content === file.content);
+      expect({ file: file.path, uploaded: upload !== undefined }).toEqual({ file: file.path, uploaded: true });
+      uploadedPaths.add(`${file.service}:${upload?.file}`);
+      expect(upload?.permissions).toBe(file.containsSecret ? '0600' : '0644');
+    }
+    // Nothing else is uploaded, but Grafana's admin password file.
+    const allUploads = containers(program).flatMap((c) => inputsOf(c).uploads.map((u) => `${label(c, 'evergreen.instance')}:${u.file}`));
+    expect(allUploads.filter((u) => !uploadedPaths.has(u))).toEqual(['grafana:/etc/grafana/secrets/admin-password']);
+    const grafana = inputsOf(containerOf(program, 'grafana'));
+    expect(grafana.uploads.find((u) => u.file === '/etc/grafana/secrets/admin-password')?.content).toBe(secrets.grafanaAdminPassword);
+    expect(grafana.envs).toContain('GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/grafana/secrets/admin-password');
+    // Files go where the services read them, owned by the service's user.
+    expect(inputsOf(containerOf(program, 'sentinel-1')).uploads.map((u) => [u.file, u.owner, u.group])).toEqual([
+      ['/data/sentinel.conf', '999', '1000'],
+    ]);
+    expect(inputsOf(containerOf(program, 'prometheus')).uploads.map((u) => u.file).sort()).toEqual([
+      '/etc/prometheus/alerts.yml',
+      '/etc/prometheus/prometheus.yml',
+    ]);
+    expect(grafana.uploads.map((u) => u.file)).toEqual(
+      expect.arrayContaining(['/etc/grafana/provisioning/datasources/prometheus.yml', '/etc/grafana/provisioning/dashboards/evergreen.yml']),
+    );
+  });
+
+  test('makes every input holding a secret a Pulumi secret, and keeps secret-free inputs plain', () => {
+    const values = secretValues(recordedSecrets(program));
+    for (const v of values) expect(v).toMatch(/^[A-Za-z0-9]{32}$/);
+    for (const r of program.resources) {
+      for (const leaf of stringLeaves(r.inputs)) {
+        if (values.some((v) => leaf.value.includes(v))) {
+          expect({ resource: r.name, path: leaf.path, secret: isSecretInput(r, leaf.path) }).toEqual({
+            resource: r.name,
+            path: leaf.path,
+            secret: true,
+          });
+        }
+      }
+    }
+    // Files without secrets stay readable in `pulumi preview`.
+    expect(containerOf(program, 'gateway').secretPaths).toEqual([]);
+    expect(containerOf(program, 'prometheus').secretPaths).toEqual([]);
+    expect(isSecretInput(containerOf(program, 'redis-0'), 'uploads[0].content')).toBe(true);
+    expect(isSecretInput(containerOf(program, 'api-0'), 'envs[0]')).toBe(true);
+  });
+
+  test('keeps secrets out of the stack outputs, which name the public URL and every container', () => {
+    const values = secretValues(recordedSecrets(program));
+    expect(program.secretOutputPaths).toEqual([]);
+    for (const leaf of stringLeaves(program.outputs)) {
+      expect(values.some((v) => leaf.value.includes(v))).toBe(false);
+    }
+    expect(program.outputs.publicUrl).toBe('http://localhost:8080');
+    expect(program.outputs.grafanaUrl).toBeUndefined();
+    expect(program.outputs.prometheusUrl).toBeUndefined();
+    const names = program.outputs.containers as Record<string, string>;
+    expect(Object.keys(names).sort()).toEqual(spec.instances.map((i) => i.name).sort());
+    expect(names['redis-0']).toBe('evergreen-redis-0');
+  });
+
+  test('publishes only the gateway, on the configured public port', () => {
+    for (const c of containers(program)) {
+      const instance = label(c, 'evergreen.instance');
+      const expected = instance === 'gateway' ? [{ internal: 8080, external: 8080, ip: '0.0.0.0', protocol: 'tcp' }] : [];
+      expect({ instance, ports: inputsOf(c).ports }).toEqual({ instance, ports: expected });
+    }
+  });
+
+  test('runs nginx unprivileged with its run and temp directories on tmpfs owned by its user', () => {
+    const g = inputsOf(containerOf(program, 'gateway'));
+    expect(Object.keys(g.tmpfs ?? {}).sort()).toEqual([...new Set([spec.gateway.runDir, spec.gateway.tempDir])].sort());
+    for (const options of Object.values(g.tmpfs ?? {})) expect(options).toContain('uid=101,gid=101');
+    expect(containerOf(program, 'gateway').options.dependsOn).toEqual(
+      expect.arrayContaining([containerOf(program, 'api-0').urn, containerOf(program, 'api-1').urn]),
+    );
+  });
+});
