@@ -71,12 +71,13 @@ export function alertRuleGroups(spec: StackSpec): AlertRuleGroup[] {
         },
         {
           alert: 'ApiAllInstancesDown',
-          expr: `sum by (job) (up{job="${api}"}) == 0`,
+          // absent(): on Kubernetes the targets come from DNS, and pods that are gone leave no `up` at all.
+          expr: `sum by (job) (up{job="${api}"}) == 0 or absent(up{job="${api}"})`,
           for: '1m',
           severity: 'critical',
           service: 'api',
           summary: 'Every API instance is down',
-          description: 'No API instance answers its /metrics for 1 minute: the store is down for every client.',
+          description: 'No API instance has answered its /metrics (or none is known) for 1 minute: the store is down for every client.',
         },
         {
           alert: 'ApiRedisNotWritable',

@@ -35,6 +35,8 @@ export interface SilentCase {
 export interface AlertCases {
   readonly fires: FiringCase;
   readonly silent: SilentCase;
+  /** Further situations where it must fire, when the expression covers more than one. */
+  readonly alsoFires?: readonly (FiringCase & { readonly why: string })[];
 }
 
 const api0 = 'job="api",instance="api-0"';
@@ -79,6 +81,18 @@ export const ALERT_CASES: Readonly<Record<string, AlertCases>> = {
       labels: { job: 'api' },
       summary: 'Every API instance is down',
     },
+    alsoFires: [
+      {
+        why: 'every target is gone (Kubernetes: no API pod left in DNS)',
+        input: [
+          { series: `up{${api0}}`, values: '1 stale' },
+          { series: `up{${api1}}`, values: '1 stale' },
+        ],
+        at: '4m',
+        labels: { job: 'api' },
+        summary: 'Every API instance is down',
+      },
+    ],
     silent: {
       why: 'one instance is still up',
       input: [
@@ -386,25 +400,29 @@ export function promtoolRuleTests(rulesFile: string, rules: readonly AlertRule[]
   const tests = rules.flatMap((rule) => {
     const cases = ALERT_CASES[rule.alert];
     if (!cases) throw new Error(`no test cases for alert ${rule.alert}`);
-    const labels = { ...cases.fires.labels, severity: rule.severity, service: rule.service };
-    return [
-      {
-        name: `${rule.alert} fires`,
+    const firing = (name: string, c: FiringCase) => {
+      const labels = { ...c.labels, severity: rule.severity, service: rule.service };
+      return {
+        name,
         interval: '1m',
-        input_series: cases.fires.input,
+        input_series: c.input,
         alert_rule_test: [
           {
-            eval_time: cases.fires.at,
+            eval_time: c.at,
             alertname: rule.alert,
             exp_alerts: [
               {
                 exp_labels: labels,
-                exp_annotations: { summary: cases.fires.summary, description: expandLabels(rule.description, labels) },
+                exp_annotations: { summary: c.summary, description: expandLabels(rule.description, labels) },
               },
             ],
           },
         ],
-      },
+      };
+    };
+    return [
+      firing(`${rule.alert} fires`, cases.fires),
+      ...(cases.alsoFires ?? []).map((c) => firing(`${rule.alert} fires: ${c.why}`, c)),
       {
         name: `${rule.alert} does not fire: ${cases.silent.why}`,
         interval: '1m',
