@@ -118,7 +118,10 @@ async function main(): Promise<void> {
   // From here on, Ctrl-C / SIGTERM stop whatever has been started so far, then exit.
   installExitHooks();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => console.log(`\n${signal}: stopping every process…`));
+    process.once(signal, () => {
+      console.log(`\n${signal}: stopping every process…`);
+      process.once('exit', () => console.log('stopped: no process left running, work dir removed.'));
+    });
   }
   console.log(`starting Redis, Sentinels, ${options.apiInstances} API instances and nginx on 127.0.0.1 …`);
   const props: LoopbackTopologyProps = {
