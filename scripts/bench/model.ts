@@ -1,0 +1,97 @@
+/**
+ * The shape of a benchmark run: what each step measured, the limits it is compared with, and the
+ * machine it ran on. `results/bench-<time>.json` holds one `BenchReport`.
+ */
+import type { LatencySummary } from './stats';
+
+/** The HTTP scenarios, all driven through nginx. */
+export const SCENARIOS = ['purchase', 'product-read', 'product-list', 'user-create'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/**
+ * What a step measured:
+ * - `http`: a scenario through nginx → API → Redis;
+ * - `proxy-limit`: nginx answering a static response itself (same server block, same access log);
+ * - `data-script`: redis-benchmark running the purchase Lua script (EVALSHA) against the master;
+ * - `data-purchase`: a client loop running what one purchase sends to the master (EVALSHA + WAIT).
+ */
+export type StepKind = 'http' | 'proxy-limit' | 'data-script' | 'data-purchase';
+
+/** The processes whose CPU use each step reports. */
+export const CPU_ROLES = ['nginx', 'api-0', 'api-1', 'redis-master', 'replicas', 'loadgen'] as const;
+export type CpuRole = (typeof CPU_ROLES)[number] | (string & {});
+
+export interface StepResult {
+  readonly kind: StepKind;
+  /** Scenario name, or the limit's name. */
+  readonly name: string;
+  readonly connections: number;
+  /** Length of the measured window (after the warm-up). */
+  readonly durationMs: number;
+  /** Responses (or Redis replies) completed in the window, whatever their status. */
+  readonly completed: number;
+  /** Completed per second. */
+  readonly throughput: number;
+  /** Latency of every completed request, milliseconds (redis-benchmark: its own p50/p99, no p99.9). */
+  readonly latencyMs: LatencySummary;
+  /** Completed with an expected status (2xx of the scenario). */
+  readonly ok: number;
+  /** Statuses counted apart that are not errors (a purchase refused for lack of stock: 409). */
+  readonly counted: Readonly<Record<string, number>>;
+  /** Unexpected statuses, by status. */
+  readonly errorsByStatus: Readonly<Record<string, number>>;
+  readonly transportErrors: number;
+  readonly timeouts: number;
+  /** Unexpected statuses + transport errors + timeouts. */
+  readonly errors: number;
+  /** Percent of one core used during the window, per process role (null: not measured / not running). */
+  readonly cpuPercent: Readonly<Record<string, number | null>>;
+  /** Samples over the recorder's capacity (latency percentiles then cover the first `completed - dropped`). */
+  readonly droppedSamples?: number;
+}
+
+/** A step compared with the limits measured at the same concurrency. */
+export interface RatedStep extends StepResult {
+  readonly ratios: {
+    /** throughput / (redis-benchmark purchase script at the same concurrency) */
+    readonly dataScript: number | null;
+    /** throughput / (EVALSHA + WAIT client loop at the same concurrency) */
+    readonly dataPurchase: number | null;
+    /** throughput / (nginx static response at the same concurrency) */
+    readonly proxy: number | null;
+  };
+}
+
+export interface MachineInfo {
+  readonly cpuModel: string;
+  readonly cores: number;
+  readonly memoryBytes: number;
+  readonly nodeVersion: string;
+  readonly platform: string;
+  readonly kernel: string;
+  /** Versions of the servers under test (first line of `--version`). */
+  readonly programs: Readonly<Record<string, string>>;
+  /** 1-minute load average when the run started: other work on the machine skews every figure. */
+  readonly loadAverageAtStart: number;
+}
+
+export interface TargetCheck {
+  readonly name: string;
+  readonly value: number | null;
+  /** e.g. '>= 0.1', '< 15', '== 0' */
+  readonly requirement: string;
+  readonly pass: boolean;
+}
+
+export interface BenchReport {
+  readonly version: 1;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly mode: 'quick' | 'full';
+  /** Durations, concurrencies, stack overrides: everything needed to rerun it. */
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly machine: MachineInfo;
+  readonly limits: readonly StepResult[];
+  readonly steps: readonly RatedStep[];
+  readonly targets: readonly TargetCheck[];
+}
