@@ -251,14 +251,15 @@ afterAll(async () => {
 });
 
 describe('the rendered monitoring against a live loopback stack', () => {
-  it('scrapes every target the spec derives, each one up', async () => {
+  it('scrapes every target the spec derives (beforeAll waited for each to be up)', async () => {
     const targets = await prometheusApi<{ activeTargets: { labels: Record<string, string>; health: string }[] }>('targets');
     const byJob = (job: string) => targets.activeTargets.filter((t) => t.labels.job === job);
     expect(byJob('api').map((t) => t.labels.instance).sort()).toEqual(spec.api.instanceList.map((i) => i.name));
     expect(byJob('redis')).toHaveLength(REDIS_REPLICAS + 1);
     expect(byJob('sentinel')).toHaveLength(SENTINELS);
     expect(byJob('nginx')).toHaveLength(1);
-    expect(targets.activeTargets.every((t) => t.health === 'up')).toBe(true);
+    expect(byJob('alertmanager')).toHaveLength(1);
+    expect(byJob('prometheus')).toHaveLength(1);
     const alertmanagers = await prometheusApi<{ activeAlertmanagers: { url: string }[] }>('alertmanagers');
     expect(alertmanagers.activeAlertmanagers.map((a) => a.url)).toEqual([
       `http://${spec.monitoring.alertmanager.hostPort}/api/v2/alerts`,
@@ -323,7 +324,18 @@ describe('the rendered monitoring against a live loopback stack', () => {
     const all = rules.groups.flatMap((g) => g.rules);
     expect(all.length).toBeGreaterThan(10);
     expect(all.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([]);
-    expect((await query('ALERTS')).map((a) => `${a.metric.alertname} ${a.metric.alertstate}`)).toEqual([]);
+    // Waited for, not asserted at once: on a loaded machine one slow scrape may make an alert pending
+    // for a moment; a rule that is wrongly true stays pending and fails the wait.
+    await waitFor(
+      async () => {
+        const alerts = await query('ALERTS');
+        if (alerts.length > 0) {
+          throw new Error(alerts.map((a) => `${a.metric.alertname}{instance="${a.metric.instance ?? ''}"} ${a.metric.alertstate}`).join(', '));
+        }
+        return true;
+      },
+      { what: 'no alert to be pending or firing on the healthy stack', timeoutMs: 20_000, intervalMs: 500 },
+    );
   });
 
   it('puts SentinelDown and ApiInstanceDown in pending when a Sentinel and an API instance go away', async () => {
