@@ -1,0 +1,250 @@
+/**
+ * The Redis/Sentinel start-up script of the Kubernetes pods, run for real: the script, the config
+ * templates and the container env are taken from the synthesized `redis-config` ConfigMap and the
+ * `redis` / `sentinel` StatefulSets; only what differs between a pod and a loopback process is replaced
+ * (addresses → 127.0.0.1 and free ports, paths → a temp dir, binaries → the Debian ones).
+ *
+ * Scenarios: first start (no Sentinel answers: pod 0 is master, the others replicate it), restart of a
+ * replica, failover and restart of the former master (it must rejoin as a replica of the new master),
+ * restart of a Sentinel after the failover (it must monitor the new master), and a missing secret.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defineStack, generateSecrets, REDIS_USERS, type StackSecrets } from '../../../config';
+import { synthesizeManifests, type ManifestObject } from '../../../infra/k8s/app';
+import { parseManifestProps } from '../../../infra/k8s/props';
+import { freePort, startProcess, type ManagedProcess } from '../../support/processes';
+import { pairsToRecord, redisCall, redisInfo, type RedisEndpoint } from '../../support/redis-probe';
+import { waitFor } from '../../support/wait';
+
+jest.setTimeout(180_000);
+
+const MASTER = 'evergreen';
+const spec = defineStack({ redis: { masterName: MASTER }, sentinel: { downAfterMs: 1000, failoverTimeoutMs: 4000 } }, 'kubernetes');
+const objects = synthesizeManifests(spec, parseManifestProps({})).flatMap((f) => f.objects);
+
+function configMap(name: string): Record<string, string> {
+  const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name) as (ManifestObject & { data: Record<string, string> }) | undefined;
+  if (!cm) throw new Error(`no ConfigMap ${name}`);
+  return cm.data;
+}
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
+}
+
+/**
+ * The template with its data directory (`dir "/data"`, a volume in the pod) pointed at `dir`: the one
+ * path of the template that must differ between loopback processes.
+ */
+function templateFor(key: 'redis.conf.template' | 'sentinel.conf.template', dir: string): string {
+  const template = configMap('redis-config')[key] as string;
+  if (!/^dir "[^"]+"$/m.test(template)) throw new Error(`${key} has no dir line`);
+  const path = join(dir, key);
+  writeFileSync(path, template.replace(/^dir "[^"]+"$/m, `dir "${dir}"`));
+  return path;
+}
+
+/** The env of a StatefulSet's first container as the pod would see it, secrets taken from `secrets`. */
+function podEnv(statefulSet: string, podName: string, secrets: StackSecrets): Record<string, string> {
+  const object = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === statefulSet) as ManifestObject & {
+    spec: { template: { spec: { containers: { env: EnvVar[] }[] } } };
+  };
+  const env: Record<string, string> = {};
+  for (const e of object.spec.template.spec.containers[0]?.env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value.replace(/\$\((\w+)\)/g, (_, name: string) => env[name] ?? '');
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = podName;
+    else if (e.valueFrom?.secretKeyRef) env[e.name] = secrets.redisPasswords[e.valueFrom.secretKeyRef.key as (typeof REDIS_USERS)[number]];
+    else throw new Error(`${statefulSet}: cannot resolve env ${e.name}`);
+  }
+  return env;
+}
+
+const secrets = generateSecrets('test-');
+const admin = { username: 'admin', password: secrets.redisPasswords.admin };
+let workDir: string;
+let scriptPath: string;
+let redisPorts: number[];
+let sentinelPorts: number[];
+const redis = new Map<number, ManagedProcess>();
+const sentinels = new Map<number, ManagedProcess>();
+
+const local = (port: number): RedisEndpoint => ({ host: '127.0.0.1', port });
+const addresses = (ports: readonly number[]) => ports.map((p) => `127.0.0.1:${p}`).join(',');
+
+async function startRedis(i: number): Promise<ManagedProcess> {
+  const port = redisPorts[i] as number;
+  const dir = join(workDir, `redis-${i}`);
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const env = {
+    ...podEnv('redis', `redis-${i}`, secrets),
+    SENTINEL_ADDRESSES: addresses(sentinelPorts),
+    REDIS_BOOTSTRAP_MASTER_HOST: '127.0.0.1',
+    REDIS_BOOTSTRAP_MASTER_PORT: String(redisPorts[0]),
+    REDIS_ANNOUNCE_HOST: '127.0.0.1',
+    REDIS_PORT: String(port),
+    REDIS_CONFIG_TEMPLATE: templateFor('redis.conf.template', join(dir, 'data')),
+    REDIS_CONFIG_FILE: join(dir, 'redis.conf'),
+    REDIS_SERVER: 'redis-server',
+    REDIS_CLI: 'redis-cli',
+  };
+  const process = await startProcess({
+    name: `redis-${i}`,
+    command: 'sh',
+    args: [scriptPath, 'redis', '--port', String(port), '--bind', '127.0.0.1'],
+    env,
+    ready: async () => (await redisCall(local(port), admin, 'PING').catch(() => undefined)) !== undefined || (await roleOf(port).catch(() => '')) !== '',
+    readyTimeoutMs: 20_000,
+  });
+  redis.set(i, process);
+  return process;
+}
+
+async function startSentinel(i: number): Promise<ManagedProcess> {
+  const port = sentinelPorts[i] as number;
+  const dir = join(workDir, `sentinel-${i}`);
+  mkdirSync(dir, { recursive: true });
+  const env = {
+    ...podEnv('sentinel', `sentinel-${i}`, secrets),
+    SENTINEL_ADDRESSES: addresses(sentinelPorts),
+    REDIS_ADDRESSES: addresses(redisPorts),
+    REDIS_BOOTSTRAP_MASTER_HOST: '127.0.0.1',
+    REDIS_BOOTSTRAP_MASTER_PORT: String(redisPorts[0]),
+    SENTINEL_ANNOUNCE_HOST: '127.0.0.1',
+    SENTINEL_PORT: String(port),
+    SENTINEL_CONFIG_TEMPLATE: templateFor('sentinel.conf.template', dir),
+    SENTINEL_CONFIG_FILE: join(dir, 'sentinel.conf'),
+    REDIS_SERVER: 'redis-server',
+    REDIS_CLI: 'redis-cli',
+  };
+  const process = await startProcess({
+    name: `sentinel-${i}`,
+    command: 'sh',
+    args: [scriptPath, 'sentinel', '--port', String(port), '--bind', '127.0.0.1'],
+    env,
+    ready: async () => (await redisCall(local(port), admin, 'PING').catch(() => '')) === 'PONG',
+  });
+  sentinels.set(i, process);
+  return process;
+}
+
+/** `role` of INFO replication ('master' / 'slave'), with the master's port for a replica whose link is up. */
+async function roleOf(port: number): Promise<string> {
+  const info = await redisInfo(local(port), admin, 'replication');
+  if (info.role === 'master') return 'master';
+  return info.master_link_status === 'up' ? `replica-of:${info.master_port}` : `replica-of:${info.master_port}:link-down`;
+}
+
+/** The master port every running Sentinel agrees on, once they all agree. */
+async function sentinelsAgreeOn(): Promise<number | undefined> {
+  const answers = await Promise.all(
+    [...sentinels.entries()]
+      .filter(([, p]) => p.running)
+      .map(([i]) => redisCall(local(sentinelPorts[i] as number), admin, 'SENTINEL', 'get-master-addr-by-name', MASTER).catch(() => null)),
+  );
+  const ports = new Set(answers.map((a) => (Array.isArray(a) ? Number(a[1]) : NaN)));
+  const [only] = [...ports];
+  return ports.size === 1 && only !== undefined && !Number.isNaN(only) ? only : undefined;
+}
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), 'evergreen-k8s-start-'));
+  const data = configMap('redis-config');
+  scriptPath = join(workDir, 'redis-start.sh');
+  writeFileSync(scriptPath, data['redis-start.sh'] as string);
+  redisPorts = [await freePort(), await freePort(), await freePort()];
+  sentinelPorts = [await freePort(), await freePort(), await freePort()];
+});
+
+afterAll(async () => {
+  await Promise.all([...redis.values(), ...sentinels.values()].map((p) => p.stop('SIGTERM', 5_000)));
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-server / redis-sentinel', () => {
+  it('first start: no Sentinel answers, pod 0 becomes master and the others its replicas', async () => {
+    for (const i of [0, 1, 2]) await startRedis(i);
+    const p0 = redisPorts[0] as number;
+    await waitFor(async () => (await roleOf(p0)) === 'master', { what: 'redis-0 to be master', timeoutMs: 10_000 });
+    for (const i of [1, 2]) {
+      await waitFor(async () => (await roleOf(redisPorts[i] as number)) === `replica-of:${p0}`, {
+        what: `redis-${i} to replicate redis-0`,
+        timeoutMs: 20_000,
+      });
+    }
+    // The rendered config carries the real passwords, and only this node's role lines.
+    await expect(redisCall(local(p0), { username: 'api', password: secrets.redisPasswords.api }, 'PING')).resolves.toBe('PONG');
+    await expect(redisCall(local(p0), undefined, 'PING')).rejects.toThrow(/NOAUTH|WRONGPASS|Authentication/i);
+    await redisCall(local(p0), admin, 'SET', 'migrated:key', 'before-failover');
+  });
+
+  it('Sentinels copy their config to a writable file and monitor the master with both replicas and their peers', async () => {
+    for (const i of [0, 1, 2]) await startSentinel(i);
+    await waitFor(
+      async () => {
+        const all = await Promise.all(
+          sentinelPorts.map(async (port) => pairsToRecord(await redisCall(local(port), admin, 'SENTINEL', 'MASTER', MASTER))),
+        );
+        return all.every((m) => Number(m.port) === redisPorts[0] && m['num-slaves'] === '2' && m['num-other-sentinels'] === '2');
+      },
+      { what: 'every Sentinel to know the master, 2 replicas and 2 peers', timeoutMs: 30_000, intervalMs: 250 },
+    );
+  });
+
+  it('restart of a replica: it asks the Sentinels and rejoins the current master', async () => {
+    await redis.get(2)?.stop();
+    const restarted = await startRedis(2);
+    await waitFor(async () => (await roleOf(redisPorts[2] as number)) === `replica-of:${redisPorts[0]}`, {
+      what: 'the restarted replica to replicate redis-0',
+      timeoutMs: 20_000,
+    });
+    expect(restarted.logTail(50)).toMatch(/sentinel 127\.0\.0\.1:\d+ names 127\.0\.0\.1:\d+ as master/);
+    await expect(redisCall(local(redisPorts[2] as number), admin, 'GET', 'migrated:key')).resolves.toBe('before-failover');
+  });
+
+  it('restart of the former master after a failover: it rejoins as a replica of the new master', async () => {
+    const oldMaster = redisPorts[0] as number;
+    await redis.get(0)?.kill();
+    const newMaster = await waitFor(
+      async () => {
+        const port = await sentinelsAgreeOn();
+        return port !== undefined && port !== oldMaster ? port : undefined;
+      },
+      { what: 'the Sentinels to fail over to a replica', timeoutMs: 45_000, intervalMs: 250 },
+    );
+    await waitFor(async () => (await roleOf(newMaster)) === 'master', { what: 'the promoted replica to be master', timeoutMs: 15_000 });
+
+    const restarted = await startRedis(0);
+    await waitFor(async () => (await roleOf(oldMaster)) === `replica-of:${newMaster}`, {
+      what: 'the former master to replicate the new master',
+      timeoutMs: 30_000,
+    });
+    expect(restarted.logTail(50)).toMatch(/starting as replica of 127\.0\.0\.1 \d+/);
+    await expect(redisCall(local(oldMaster), admin, 'GET', 'migrated:key')).resolves.toBe('before-failover');
+    // One master among the three, and the Sentinels still name it.
+    const roles = await Promise.all(redisPorts.map((p) => roleOf(p)));
+    expect(roles.filter((r) => r === 'master')).toHaveLength(1);
+    expect(await sentinelsAgreeOn()).toBe(newMaster);
+  });
+
+  it('restart of a Sentinel after the failover: it monitors the master its peers name, not pod 0', async () => {
+    const newMaster = (await sentinelsAgreeOn()) as number;
+    await sentinels.get(1)?.stop();
+    await startSentinel(1);
+    const master = pairsToRecord(await redisCall(local(sentinelPorts[1] as number), admin, 'SENTINEL', 'MASTER', MASTER));
+    expect(Number(master.port)).toBe(newMaster);
+    expect(newMaster).not.toBe(redisPorts[0]);
+  });
+
+  it('refuses to start when a secret the template needs is missing, naming it', async () => {
+    const dir = join(workDir, 'missing-secret');
+    mkdirSync(dir, { recursive: true });
+    const env = { ...podEnv('redis', 'redis-9', secrets), REDIS_PASSWORD_REPLICATION: '', REDIS_CONFIG_TEMPLATE: templateFor('redis.conf.template', dir), REDIS_CONFIG_FILE: join(dir, 'redis.conf'), REDIS_ANNOUNCE_HOST: '127.0.0.1', REDIS_PORT: '1' };
+    const process = await startProcess({ name: 'redis-missing-secret', command: 'sh', args: [scriptPath, 'redis'], env });
+    expect(await process.exited).toBe(1);
+    expect(process.logTail()).toMatch(/missing REDIS_PASSWORD_REPLICATION/);
+  });
+});
