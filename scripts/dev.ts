@@ -111,7 +111,12 @@ async function main(): Promise<void> {
   try {
     options = parseDevOptions(process.argv.slice(2), process.env);
   } catch (error) {
-    console.error((error as Error).message);
+    const message = (error as Error).message;
+    if (message === USAGE) {
+      console.log(USAGE); // --help
+      process.exit(0);
+    }
+    console.error(message);
     process.exit(2);
   }
   if (options.keep) process.env.EVERGREEN_KEEP_WORKDIR = '1';
