@@ -194,6 +194,40 @@ function zodProblems(error: z.ZodError, input: unknown): string[] {
   });
 }
 
+/** A copy of `settings` with the values at `paths` back at their defaults (unknown keys dropped). */
+function resetPaths(settings: StackSettings, paths: readonly (readonly PropertyKey[])[]): unknown {
+  const copy = structuredClone(settings) as unknown as Record<PropertyKey, unknown>;
+  const defaults = applyDefaults() as unknown as Record<PropertyKey, unknown>;
+  for (const path of paths) {
+    if (path.length === 0) continue;
+    let target: Record<PropertyKey, unknown> | undefined = copy;
+    let source: unknown = defaults;
+    for (const key of path.slice(0, -1)) {
+      target = target?.[key] as Record<PropertyKey, unknown> | undefined;
+      source = (source as Record<PropertyKey, unknown> | undefined)?.[key];
+    }
+    const last = path[path.length - 1] as PropertyKey;
+    if (target && typeof target === 'object') {
+      const fallback = (source as Record<PropertyKey, unknown> | undefined)?.[last];
+      if (fallback === undefined) delete target[last];
+      else target[last] = structuredClone(fallback);
+    }
+  }
+  // Unknown keys at any level are reported by zod as their parent's issue: strip them.
+  const strip = (value: unknown, shape: unknown): unknown => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+    if (shape === null || typeof shape !== 'object' || Array.isArray(shape)) return value;
+    const keys = Object.keys(shape);
+    const isRecord = keys.length === 0; // addresses / ports: free keys
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([k]) => isRecord || keys.includes(k))
+        .map(([k, v]) => [k, strip(v, (shape as Record<string, unknown>)[k])]),
+    );
+  };
+  return strip(copy, defaults);
+}
+
 /** Checks that need the whole topology. Settings are already shape-checked. */
 function topologyProblems(s: StackSettings, spec: StackSpec): string[] {
   const problems: string[] = [];
@@ -201,7 +235,7 @@ function topologyProblems(s: StackSettings, spec: StackSpec): string[] {
   if (count < 3) problems.push(`sentinel.count: ${count} Sentinel(s) cannot survive the loss of one; use 3 or more (an odd number)`);
   else if (count % 2 === 0)
     problems.push(`sentinel.count: ${count} is even; use an odd number (${count - 1} or ${count + 1}) so that a majority survives a split`);
-  if (quorum > count) problems.push(`sentinel.quorum: ${quorum} is above the Sentinel count ${count}; a failover could never start`);
+  if (quorum > count) problems.push(`sentinel.quorum: ${quorum} is above sentinel.count (${count}); a failover could never start`);
   if (s.sentinel.failoverTimeoutMs <= s.sentinel.downAfterMs)
     problems.push(
       `sentinel.failoverTimeoutMs: ${s.sentinel.failoverTimeoutMs} must be greater than sentinel.downAfterMs (${s.sentinel.downAfterMs})`,
@@ -291,7 +325,19 @@ export function defineStack(overrides: StackOverrides = {}, target: StackTarget 
     throw new StackValidationError([`(settings): must be an object (got ${describe(overrides)})`]);
   const merged = applyDefaults(overrides);
   const parsed = settingsSchema.safeParse(merged);
-  if (!parsed.success) throw new StackValidationError(zodProblems(parsed.error, merged));
+  if (!parsed.success) {
+    // Report the topology problems too, judged with the malformed settings put back to their defaults,
+    // so that one run names every problem.
+    const problems = zodProblems(parsed.error, merged);
+    const failed = parsed.error.issues.map((i) => i.path.map(String).join('.'));
+    const repaired = resetPaths(merged, parsed.error.issues.map((i) => i.path));
+    const reparsed = settingsSchema.safeParse(repaired);
+    if (reparsed.success) {
+      for (const p of topologyProblems(reparsed.data, deriveSpec(reparsed.data, target)))
+        if (!failed.some((f) => f !== '' && (p.startsWith(`${f}:`) || p.includes(` ${f} `)))) problems.push(p);
+    }
+    throw new StackValidationError(problems);
+  }
   const settings: StackSettings = parsed.data;
   const spec = deriveSpec(settings, target);
   const problems = topologyProblems(settings, spec);

@@ -158,7 +158,7 @@ describe('validation: one clear message per problem', () => {
   it.each<[string, StackOverrides, string]>([
     ['even sentinel count', { sentinel: { count: 4 } }, 'sentinel.count: 4 is even'],
     ['too few sentinels', { sentinel: { count: 1, quorum: 1 } }, 'sentinel.count: 1 Sentinel(s) cannot survive'],
-    ['quorum above count', { sentinel: { quorum: 4 } }, 'sentinel.quorum: 4 is above the Sentinel count 3'],
+    ['quorum above count', { sentinel: { quorum: 4 } }, 'sentinel.quorum: 4 is above sentinel.count (3)'],
     ['zero API instances', { api: { instances: 0 } }, 'api.instances: at least 1 API instance is needed (got 0)'],
     ['port out of range', { redis: { port: 70000 } }, 'redis.port: must be a port in 1–65535 (got 70000)'],
     ['address outside subnet', { network: { addresses: { 'api-0': '10.0.0.5' } } }, 'network.addresses.api-0: address 10.0.0.5 is outside'],
@@ -195,6 +195,16 @@ describe('validation: one clear message per problem', () => {
     expect(e.problems).toHaveLength(3);
     for (const p of e.problems) expect(e.message).toContain(p);
     expect(e.message).toMatch(/^invalid stack settings \(3 problems\):/);
+  });
+
+  it('names topology problems even when other settings are malformed', () => {
+    expect(problemsOf({ api: { instances: 0 }, sentinel: { count: 4 }, redis: { port: -1 } })).toEqual([
+      'api.instances: at least 1 API instance is needed (got 0)',
+      'redis.port: must be a port in 1–65535 (got -1)',
+      'sentinel.count: 4 is even; use an odd number (3 or 5) so that a majority survives a split',
+    ]);
+    // …without repeating a problem about a setting already named.
+    expect(problemsOf({ sentinel: { count: 0, quorum: 5 } })).toEqual(['sentinel.count: must be at least 1 (got 0)']);
   });
 
   it('refuses an unknown target and a non-object', () => {
