@@ -46,6 +46,11 @@ export const ALERT_THRESHOLDS = {
   latencyMinRequestsPerSecond: 0.1,
   /** Seconds since a replica last acknowledged the replication stream above which RedisReplicationLagging fires. */
   replicationLagSeconds: 10,
+  /**
+   * Share of `maxmemory` in use above which RedisMemoryNearLimit fires. With the `noeviction` policy a
+   * full Redis refuses writes, so the warning must come while there is room to act.
+   */
+  memoryUsedRatio: 0.9,
 } as const;
 
 const { api, redis, sentinel, nginx } = JOBS;
@@ -175,6 +180,29 @@ export function alertRuleGroups(spec: StackSpec): AlertRuleGroup[] {
           service: 'redis',
           summary: 'Replica {{ $labels.slave_ip }}:{{ $labels.slave_port }} of {{ $labels.instance }} lags {{ $value }}s',
           description: `The master {{ $labels.instance }} has not had an acknowledgement from replica {{ $labels.slave_ip }}:{{ $labels.slave_port }} for more than ${t.replicationLagSeconds}s, for 2 minutes.`,
+        },
+        {
+          alert: 'RedisPersistenceFailing',
+          expr:
+            `redis_rdb_last_bgsave_status{job="${redis}"} == 0` +
+            ` or redis_aof_last_write_status{job="${redis}"} == 0` +
+            ` or redis_aof_last_bgrewrite_status{job="${redis}"} == 0`,
+          for: '1m',
+          severity: 'critical',
+          service: 'redis',
+          summary: 'Redis node {{ $labels.instance }} fails to persist its data',
+          description:
+            'The last RDB snapshot, AOF write or AOF rewrite of {{ $labels.instance }} failed: a master then refuses writes, and a restart would lose data. Usually the data volume is full or not writable; see the Redis log.',
+        },
+        {
+          alert: 'RedisMemoryNearLimit',
+          expr:
+            `redis_memory_used_bytes{job="${redis}"} / (redis_memory_max_bytes{job="${redis}"} > 0) > ${t.memoryUsedRatio}`,
+          for: '5m',
+          severity: 'warning',
+          service: 'redis',
+          summary: 'Redis node {{ $labels.instance }} uses {{ $value | humanizePercentage }} of maxmemory',
+          description: `{{ $labels.instance }} has used more than ${t.memoryUsedRatio * 100}% of its maxmemory for 5 minutes. At the limit it refuses writes (policy noeviction) and the API answers 503: raise redis.maxmemory (and the container's memory) or remove data.`,
         },
       ],
     },

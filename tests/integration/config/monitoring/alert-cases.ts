@@ -275,6 +275,59 @@ export const ALERT_CASES: Readonly<Record<string, AlertCases>> = {
       at: '6m',
     },
   },
+  RedisPersistenceFailing: {
+    fires: {
+      input: [
+        { series: 'redis_rdb_last_bgsave_status{job="redis",instance="redis-0"}', values: '1x6' },
+        { series: 'redis_aof_last_write_status{job="redis",instance="redis-0"}', values: '1 0x5' },
+        { series: 'redis_aof_last_bgrewrite_status{job="redis",instance="redis-0"}', values: '1x6' },
+      ],
+      at: '3m',
+      labels: { job: 'redis', instance: 'redis-0' },
+      summary: 'Redis node redis-0 fails to persist its data',
+    },
+    alsoFires: [
+      {
+        why: 'an RDB snapshot failed',
+        input: [
+          { series: 'redis_rdb_last_bgsave_status{job="redis",instance="redis-1"}', values: '1 0x5' },
+          { series: 'redis_aof_last_write_status{job="redis",instance="redis-1"}', values: '1x6' },
+          { series: 'redis_aof_last_bgrewrite_status{job="redis",instance="redis-1"}', values: '1x6' },
+        ],
+        at: '3m',
+        labels: { job: 'redis', instance: 'redis-1' },
+        summary: 'Redis node redis-1 fails to persist its data',
+      },
+    ],
+    silent: {
+      why: 'every snapshot, AOF write and rewrite succeeded',
+      input: [
+        { series: 'redis_rdb_last_bgsave_status{job="redis",instance="redis-0"}', values: '1x6' },
+        { series: 'redis_aof_last_write_status{job="redis",instance="redis-0"}', values: '1x6' },
+        { series: 'redis_aof_last_bgrewrite_status{job="redis",instance="redis-0"}', values: '1x6' },
+      ],
+      at: '5m',
+    },
+  },
+  RedisMemoryNearLimit: {
+    fires: {
+      input: [
+        { series: 'redis_memory_used_bytes{job="redis",instance="redis-0"}', values: '250000000x10' },
+        { series: 'redis_memory_max_bytes{job="redis",instance="redis-0"}', values: '268435456x10' },
+      ],
+      at: '8m',
+      labels: { job: 'redis', instance: 'redis-0' },
+      summary: 'Redis node redis-0 uses 93.13% of maxmemory',
+    },
+    silent: {
+      why: 'no maxmemory set (0): there is no limit to be near',
+      input: [
+        { series: 'redis_memory_used_bytes{job="redis",instance="redis-0"}', values: '250000000x10' },
+        { series: 'redis_memory_max_bytes{job="redis",instance="redis-0"}', values: '0x10' },
+      ],
+      at: '8m',
+    },
+  },
   SentinelDown: {
     fires: {
       input: [{ series: 'redis_up{job="sentinel",instance="sentinel-2"}', values: '1 0x5' }],
