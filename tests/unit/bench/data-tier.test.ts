@@ -1,0 +1,39 @@
+import { IDEMPOTENCY_TTL_SECONDS } from '../../../api/src/purchases/store';
+import { PURCHASE } from '../../../api/src/redis/scripts';
+import { apiWaitDefaults, parseRedisBenchmarkCsv, purchaseScriptArgs, PURCHASE_NUMBER_OF_KEYS } from '../../../scripts/bench/data-tier';
+
+describe('parseRedisBenchmarkCsv', () => {
+  const output = [
+    'Warning: Using a password with \'-a\' or \'-u\' option on the command line interface may not be safe.',
+    '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"',
+    '"EVALSHA d8f2 5 purchase:pur_bench__rand_int__ ""quoted""","6715.92","0.799","0.056","0.183","4.119","8.207","63.839"',
+  ].join('\n');
+
+  it('reads the row after the header, skipping warnings, with quoted cells', () => {
+    expect(parseRedisBenchmarkCsv(output)).toEqual([
+      { test: 'EVALSHA d8f2 5 purchase:pur_bench__rand_int__ "quoted"', rps: 6715.92, avgMs: 0.799, minMs: 0.056, p50Ms: 0.183, p95Ms: 4.119, p99Ms: 8.207, maxMs: 63.839 },
+    ]);
+  });
+
+  it('fails clearly without a header or with a non-number', () => {
+    expect(() => parseRedisBenchmarkCsv('ERR wrong password')).toThrow(/no CSV header/);
+    expect(() => parseRedisBenchmarkCsv(output.replace('"6715.92"', '"n/a"'))).toThrow(/column rps/);
+  });
+});
+
+describe('purchaseScriptArgs', () => {
+  it("matches the script's documented KEYS/ARGV: 5 keys, then 8 arguments without an Idempotency-Key", () => {
+    const args = purchaseScriptArgs('pur_X', 'usr_U', 'prd_P', 1, '2026-01-01T00:00:00.000Z');
+    expect(args.slice(0, PURCHASE_NUMBER_OF_KEYS)).toEqual(['purchase:pur_X', 'product:prd_P', 'user:usr_U', 'user:usr_U:purchases', 'purchase:pur_X']);
+    expect(args.slice(PURCHASE_NUMBER_OF_KEYS)).toEqual([
+      'pur_X', 'usr_U', 'prd_P', '1', '2026-01-01T00:00:00.000Z', '0', 'f'.repeat(64), String(IDEMPOTENCY_TTL_SECONDS),
+    ]);
+    // the script reads KEYS[1..5] and ARGV[1..8], nothing beyond
+    expect(Math.max(...[...PURCHASE.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])))).toBe(PURCHASE_NUMBER_OF_KEYS);
+    expect(Math.max(...[...PURCHASE.matchAll(/ARGV\[(\d+)\]/g)].map((m) => Number(m[1])))).toBe(args.length - PURCHASE_NUMBER_OF_KEYS);
+  });
+
+  it("takes the WAIT the API sends from the API's own configuration defaults", () => {
+    expect(apiWaitDefaults()).toEqual({ replicas: 1, timeoutMs: 1000 });
+  });
+});
