@@ -1,0 +1,102 @@
+/**
+ * Settings flow into the manifests: the model's counts and the manifest settings change exactly the
+ * objects they should; bad settings are refused with every problem named, before anything is built.
+ */
+import { defineStack, StackValidationError } from '../../../config';
+import { synthesizeManifests } from '../../../infra/k8s/app';
+import { ManifestSettingsError, parseManifestProps } from '../../../infra/k8s/props';
+import { env, find, synth, workload } from './support/manifests';
+
+const base = synth();
+
+function claimStorage(objects: ReturnType<typeof synth>['objects'], name: string): string | undefined {
+  const claim = workload(objects, name).claimTemplates[0] as { spec: { resources?: { requests?: { storage?: string } } } } | undefined;
+  return claim?.spec.resources?.requests?.storage;
+}
+
+describe('settings → manifests', () => {
+  it('API instances set the autoscaler minimum (the Deployment leaves the count to it)', () => {
+    const more = synth({ api: { instances: 4 } }, { apiAutoscaling: { maxReplicas: 12, cpuUtilization: 55 } });
+    expect(find(base.objects, 'HorizontalPodAutoscaler', 'api').spec).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
+    expect(find(more.objects, 'HorizontalPodAutoscaler', 'api').spec).toMatchObject({
+      minReplicas: 4,
+      maxReplicas: 12,
+      metrics: [{ resource: { target: { averageUtilization: 55 } } }],
+    });
+    expect(find(more.objects, 'PodDisruptionBudget', 'api').spec).toMatchObject({ minAvailable: 3 });
+  });
+
+  it('Redis replicas set the StatefulSet size and every address list that names the nodes', () => {
+    const more = synth({ redis: { replicas: 4 } });
+    expect((find(base.objects, 'StatefulSet', 'redis').spec as { replicas: number }).replicas).toBe(3);
+    expect((find(more.objects, 'StatefulSet', 'redis').spec as { replicas: number }).replicas).toBe(5);
+    const sentinel = workload(more.objects, 'sentinel').pod.containers[0];
+    expect(sentinel && env(sentinel, 'REDIS_ADDRESSES')?.split(',')).toEqual(
+      [0, 1, 2, 3, 4].map((i) => `redis-${i}.redis.evergreen.svc.cluster.local:6379`),
+    );
+    const prometheus = (find(more.objects, 'ConfigMap', 'prometheus-config') as { data: Record<string, string> }).data['prometheus.yml'];
+    expect(prometheus).toContain('redis-4.redis.evergreen.svc.cluster.local:9121');
+  });
+
+  it('Sentinel count and quorum set the Sentinel StatefulSet, the API and the monitor line', () => {
+    const five = synth({ sentinel: { count: 5, quorum: 3 } });
+    expect((find(five.objects, 'StatefulSet', 'sentinel').spec as { replicas: number }).replicas).toBe(5);
+    const api = workload(five.objects, 'api').pod.containers[0];
+    expect(api && env(api, 'REDIS_SENTINELS')?.split(',')).toHaveLength(5);
+    const template = (find(five.objects, 'ConfigMap', 'redis-config') as { data: Record<string, string> }).data['sentinel.conf.template'];
+    expect(template).toMatch(/^sentinel monitor evergreen redis-0\.redis\.evergreen\.svc\.cluster\.local 6379 3$/m);
+  });
+
+  it('storage sizes set the volume claim of each StatefulSet (the k8s.Quantity trap)', () => {
+    expect(claimStorage(base.objects, 'redis')).toBe('1Gi');
+    expect(claimStorage(base.objects, 'prometheus')).toBe('10Gi');
+    const bigger = synth({}, { storage: { redis: '8Gi', prometheus: '50Gi', grafana: '2Gi' }, storageClassName: 'fast-ssd' });
+    expect(claimStorage(bigger.objects, 'redis')).toBe('8Gi');
+    expect(claimStorage(bigger.objects, 'prometheus')).toBe('50Gi');
+    expect(claimStorage(bigger.objects, 'grafana')).toBe('2Gi');
+    expect(claimStorage(bigger.objects, 'alertmanager')).toBe('1Gi');
+    expect(workload(bigger.objects, 'redis').claimTemplates[0]?.spec).toMatchObject({ storageClassName: 'fast-ssd' });
+  });
+
+  it('namespace, ports and images come from the model', () => {
+    const other = synth({ kubernetes: { namespace: 'shop' }, redis: { port: 6380 }, images: { redis: 'redis:7.4.3-alpine' } });
+    expect(other.objects.every((o) => o.kind === 'Namespace' ? o.metadata.name === 'shop' : o.metadata.namespace === 'shop')).toBe(true);
+    const redis = workload(other.objects, 'redis');
+    expect(redis.pod.containers[0]?.image).toBe('redis:7.4.3-alpine');
+    expect(redis.pod.containers[0]?.ports).toEqual([{ containerPort: 6380, name: 'redis' }]);
+    expect(redis.podLabels['app.kubernetes.io/version']).toBe('7.4.3-alpine');
+    const api = workload(other.objects, 'api').pod.containers[0];
+    expect(api && env(api, 'REDIS_SENTINELS')).toContain('sentinel-0.sentinel.shop.svc.cluster.local:26379');
+  });
+
+  it('the gateway Service type, replicas and Ingress follow the manifest settings', () => {
+    expect((find(base.objects, 'Service', 'gateway').spec as { type: string }).type).toBe('LoadBalancer');
+    const internal = synth({}, { gatewayServiceType: 'ClusterIP', gatewayReplicas: 2, ingress: { host: 'shop.example.com', className: 'nginx' } });
+    expect((find(internal.objects, 'Service', 'gateway').spec as { type: string }).type).toBe('ClusterIP');
+    expect((find(internal.objects, 'Deployment', 'gateway').spec as { replicas: number }).replicas).toBe(2);
+    expect(find(internal.objects, 'Ingress', 'gateway').spec).toMatchObject({
+      ingressClassName: 'nginx',
+      rules: [{ host: 'shop.example.com' }],
+    });
+  });
+
+  it('bad manifest settings are refused with every problem named', () => {
+    let caught: unknown;
+    try {
+      parseManifestProps({ storage: { redis: '1GB' }, gatewayServiceType: 'Public', resources: { api: { cpuRequest: '2', cpuLimit: '1' } }, extra: 1 });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ManifestSettingsError);
+    const problems = (caught as ManifestSettingsError).problems.join('\n');
+    expect(problems).toMatch(/storage\.redis: must be a size/);
+    expect(problems).toMatch(/gatewayServiceType/);
+    expect(problems).toMatch(/extra/);
+    expect(() => parseManifestProps({ resources: { api: { cpuRequest: '2', cpuLimit: '1' } } })).toThrow(/resources\.api: cpuRequest exceeds cpuLimit/);
+  });
+
+  it('bad stack settings are refused by the model, and only a kubernetes spec is accepted', () => {
+    expect(() => synth({ sentinel: { count: 2 } })).toThrow(StackValidationError);
+    expect(() => synthesizeManifests(defineStack({}, 'docker'), parseManifestProps({}))).toThrow(/target 'kubernetes'/);
+  });
+});
