@@ -1,0 +1,431 @@
+/**
+ * Backups and restores of the stack's Redis data, on the Docker host, through the Docker API
+ * (dockerode): `npm run backup` and `npm run restore` (scripts/backup.ts, scripts/restore.ts) are thin
+ * command-line wrappers around `backupRedis` and `restoreRedis`, which the tests call directly.
+ *
+ * Redis and Sentinel are never published on the host, so everything goes through the containers:
+ * `redis-cli` is run inside them (docker exec; the password travels in the exec's environment,
+ * REDISCLI_AUTH, never in argv), files are read and written with the Docker archive API. What this
+ * needs to know about the stack is read from the containers themselves: they are found by their
+ * labels (`evergreen.stack`, `evergreen.service`), each one's config file is its command's argument,
+ * and the `admin` ACL user's password is read from that file (or taken from REDIS_ADMIN_PASSWORD).
+ */
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+
+import type Docker from 'dockerode';
+
+import { IMAGE_FACTS } from '../images';
+import { LABELS } from '../components/service-container';
+import { waitFor } from '../../tests/support/wait';
+
+const REDIS_CLI = IMAGE_FACTS.redis.healthTool as string;
+
+/** A problem an operator can fix (no stack, no master…): the scripts print its message alone. */
+export class RedisOpsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RedisOpsError';
+  }
+}
+
+export interface StackContainer {
+  readonly container: Docker.Container;
+  readonly name: string;
+  readonly instance: string;
+  readonly service: string;
+  readonly running: boolean;
+  /** IPv4 addresses on the container's networks. */
+  readonly addresses: readonly string[];
+  /** The container's user (`uid:gid`). */
+  readonly user: string;
+  /** The config file it was started with (first argument of its command). */
+  readonly configFile: string | undefined;
+}
+
+/** The stack's containers of one service (all states), by instance name. */
+export async function stackContainers(docker: Docker, stack: string, service: string): Promise<StackContainer[]> {
+  const list = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.stack}=${stack}`, `${LABELS.service}=${service}`] },
+  });
+  const out: StackContainer[] = [];
+  for (const info of list) {
+    const container = docker.getContainer(info.Id);
+    const inspect = await container.inspect();
+    out.push({
+      container,
+      name: inspect.Name.replace(/^\//, ''),
+      instance: inspect.Config.Labels[LABELS.instance] ?? inspect.Name,
+      service,
+      running: inspect.State.Running,
+      addresses: Object.values(inspect.NetworkSettings.Networks ?? {}).map((n) => n.IPAddress),
+      user: inspect.Config.User,
+      configFile: inspect.Config.Cmd?.[0],
+    });
+  }
+  return out.sort((a, b) => a.instance.localeCompare(b.instance));
+}
+
+/** Runs a command in a container; resolves with its stdout, rejects with its stderr on a non-zero exit. */
+export async function execIn(
+  target: StackContainer,
+  cmd: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<string> {
+  const exec = await target.container.exec({
+    Cmd: [...cmd],
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    AttachStdout: true,
+    AttachStderr: true,
+  });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const chunks: Buffer[] = [];
+  const errChunks: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => chunks.push(c));
+  stderr.on('data', (c: Buffer) => errChunks.push(c));
+  target.container.modem.demuxStream(stream, stdout, stderr);
+  await new Promise<void>((resolve, reject) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', reject);
+  });
+  const { ExitCode } = await exec.inspect();
+  const out = Buffer.concat(chunks).toString('utf8');
+  if (ExitCode !== 0) {
+    const err = Buffer.concat(errChunks).toString('utf8').trim() || out.trim();
+    throw new RedisOpsError(`${target.name}: ${cmd.slice(0, 1).join(' ')} … exited ${ExitCode}: ${err}`);
+  }
+  return out;
+}
+
+function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(Buffer.from(c)));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
+/** Runs `tar` with the given arguments, feeding it `input`; resolves with its stdout. */
+function tar(args: readonly string[], input?: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('tar', [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`tar ${args.join(' ')}: ${Buffer.concat(err).toString()}`)),
+    );
+    child.stdin.end(input ?? Buffer.alloc(0));
+  });
+}
+
+/** The archive (tar) of a path in a container, running or not. */
+export async function readArchive(target: StackContainer, containerPath: string): Promise<Buffer> {
+  return collect(await target.container.getArchive({ path: containerPath }));
+}
+
+/** One file of a container, as text. */
+export async function readContainerFile(target: StackContainer, containerPath: string): Promise<string> {
+  const archive = await readArchive(target, containerPath);
+  return (await tar(['-xOf', '-'], archive)).toString('utf8');
+}
+
+/** What the scripts read from a Redis or Sentinel config file. */
+export interface ConfigFacts {
+  readonly port: number;
+  readonly adminPassword: string | undefined;
+  /** Sentinel only: the monitored master group. */
+  readonly masterName: string | undefined;
+}
+
+export function configFacts(conf: string): ConfigFacts {
+  const port = Number(/^port (\d+)$/m.exec(conf)?.[1] ?? NaN);
+  const adminLine = /^user admin .*$/m.exec(conf)?.[0];
+  const adminPassword = adminLine ? /(?:^|\s)>(\S+)/.exec(adminLine)?.[1] : undefined;
+  const masterName = /^sentinel monitor (\S+) /m.exec(conf)?.[1];
+  return { port, adminPassword, masterName };
+}
+
+/** `field:value` lines of INFO. */
+export function parseInfo(info: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of info.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** A Redis or Sentinel container with what it takes to talk to it as `admin`. */
+export interface RedisEndpoint {
+  readonly target: StackContainer;
+  readonly port: number;
+  readonly adminPassword: string;
+  readonly masterName: string | undefined;
+}
+
+export async function endpoint(target: StackContainer, adminPassword = process.env.REDIS_ADMIN_PASSWORD): Promise<RedisEndpoint> {
+  if (!target.configFile) throw new RedisOpsError(`${target.name} was not started with a config file`);
+  const facts = configFacts(await readContainerFile(target, target.configFile));
+  const password = adminPassword ?? facts.adminPassword;
+  if (!password) throw new RedisOpsError(`no admin password in ${target.name}:${target.configFile}; set REDIS_ADMIN_PASSWORD`);
+  if (!Number.isInteger(facts.port)) throw new RedisOpsError(`no port in ${target.name}:${target.configFile}`);
+  return { target, port: facts.port, adminPassword: password, masterName: facts.masterName };
+}
+
+/** redis-cli as `admin` in the container; `-e` makes an error reply a failure. */
+export function cli(ep: RedisEndpoint, ...args: string[]): Promise<string> {
+  return execIn(ep.target, [REDIS_CLI, '-h', '127.0.0.1', '-p', String(ep.port), '--user', 'admin', '-e', ...args], {
+    REDISCLI_AUTH: ep.adminPassword,
+  });
+}
+
+export interface MasterLocation {
+  readonly masterName: string;
+  readonly address: string;
+  readonly port: number;
+  readonly sentinel: RedisEndpoint;
+  readonly master: RedisEndpoint;
+  readonly nodes: readonly StackContainer[];
+  readonly sentinels: readonly StackContainer[];
+}
+
+/** Asks a running Sentinel of the stack which node is the master, and finds that node's container. */
+export async function findMaster(docker: Docker, stack: string): Promise<MasterLocation> {
+  const sentinels = await stackContainers(docker, stack, 'sentinel');
+  const nodes = await stackContainers(docker, stack, 'redis');
+  const running = sentinels.filter((s) => s.running);
+  if (nodes.length === 0 || running.length === 0) {
+    throw new RedisOpsError(
+      `no running Sentinel of stack '${stack}' on this Docker host (deploy it with npm run up, or pass --stack)`,
+    );
+  }
+  let lastError: unknown;
+  for (const s of running) {
+    try {
+      const sentinel = await endpoint(s);
+      const masterName = sentinel.masterName ?? 'evergreen';
+      const reply = (await cli(sentinel, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName)).trim().split(/\s+/);
+      const [address, port] = [reply[0] ?? '', Number(reply[1])];
+      const node = nodes.find((n) => n.addresses.includes(address));
+      if (!node) throw new RedisOpsError(`Sentinel names master ${address}:${port}, which is no Redis container of stack '${stack}'`);
+      return { masterName, address, port, sentinel, master: await endpoint(node), nodes, sentinels };
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError instanceof Error ? lastError : new RedisOpsError(String(lastError));
+}
+
+async function info(ep: RedisEndpoint, section: string): Promise<Record<string, string>> {
+  return parseInfo(await cli(ep, 'INFO', section));
+}
+
+async function configGet(ep: RedisEndpoint, key: string): Promise<string> {
+  const lines = (await cli(ep, 'CONFIG', 'GET', key)).trim().split(/\r?\n/);
+  return lines[1] ?? '';
+}
+
+/** `20261125T191300Z`: sortable, no characters a file system minds. */
+export function timestamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+export interface BackupOptions {
+  readonly stack: string;
+  readonly outDir: string;
+  /** When the backup is taken (names the files). @default now */
+  readonly now?: Date;
+  /** Bound of each wait (snapshot, AOF rewrite). @default 120000 */
+  readonly timeoutMs?: number;
+}
+
+export interface BackupResult {
+  readonly master: string;
+  /** The RDB snapshot: what `npm run restore` loads. */
+  readonly rdbFile: string;
+  /** The AOF directory (base + increments + manifest) as a tar archive. */
+  readonly aofArchive: string;
+  /** Keys in the master when the snapshot was taken. */
+  readonly keys: number;
+}
+
+/**
+ * Makes the current master (asked of the Sentinels) write a fresh RDB snapshot (BGSAVE) and rewrite
+ * its AOF (BGREWRITEAOF), waits for both, and copies them out as `<stack>-<instance>-<time>.rdb` and
+ * `….aof.tar`. The stack keeps serving throughout (both run in a forked child).
+ */
+export async function backupRedis(docker: Docker, options: BackupOptions): Promise<BackupResult> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const { master } = await findMaster(docker, options.stack);
+  const dir = await configGet(master, 'dir');
+  const dbfilename = await configGet(master, 'dbfilename');
+  const appenddirname = await configGet(master, 'appenddirname');
+  const appendonly = await configGet(master, 'appendonly');
+
+  const before = await info(master, 'persistence');
+  const saves = Number(before.rdb_saves ?? 0);
+  await cli(master, 'BGSAVE', 'SCHEDULE');
+  await waitFor(
+    async () => {
+      const p = await info(master, 'persistence');
+      if (p.rdb_last_bgsave_status === 'err') throw new RedisOpsError(`${master.target.name}: BGSAVE failed (see its log)`);
+      return p.rdb_bgsave_in_progress === '0' && Number(p.rdb_saves ?? 0) > saves;
+    },
+    { what: `the RDB snapshot of ${master.target.name}`, timeoutMs, intervalMs: 200 },
+  );
+  const keys = Number((await cli(master, 'DBSIZE')).trim());
+  if (appendonly === 'yes') {
+    const rewrites = Number(before.aof_rewrites ?? 0);
+    await cli(master, 'BGREWRITEAOF');
+    await waitFor(
+      async () => {
+        const p = await info(master, 'persistence');
+        if (p.aof_last_bgrewrite_status === 'err') throw new RedisOpsError(`${master.target.name}: BGREWRITEAOF failed`);
+        return p.aof_rewrite_in_progress === '0' && p.aof_rewrite_scheduled === '0' && Number(p.aof_rewrites ?? 0) > rewrites;
+      },
+      { what: `the AOF rewrite of ${master.target.name}`, timeoutMs, intervalMs: 200 },
+    );
+  }
+
+  await mkdir(options.outDir, { recursive: true });
+  const base = path.join(options.outDir, `${options.stack}-${master.target.instance}-${timestamp(options.now ?? new Date())}`);
+  const work = await mkdtemp(path.join(tmpdir(), 'evergreen-backup-'));
+  try {
+    await tar(['-xf', '-', '-C', work], await readArchive(master.target, path.posix.join(dir, dbfilename)));
+    await copyFile(path.join(work, dbfilename), `${base}.rdb`);
+    await writeFile(`${base}.aof.tar`, await readArchive(master.target, path.posix.join(dir, appenddirname)));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return { master: master.target.instance, rdbFile: `${base}.rdb`, aofArchive: `${base}.aof.tar`, keys };
+}
+
+/** The AOF manifest that makes `baseFile` (an RDB) the whole AOF, with a fresh empty increment. */
+export function aofManifest(appendfilename: string, seq: number): { manifest: string; base: string; incr: string } {
+  const base = `${appendfilename}.${seq}.base.rdb`;
+  const incr = `${appendfilename}.${seq}.incr.aof`;
+  return { base, incr, manifest: `file ${base} seq ${seq} type b\nfile ${incr} seq ${seq} type i\n` };
+}
+
+/** The highest AOF sequence number among file names like `appendonly.aof.7.incr.aof`. */
+export function highestAofSeq(names: readonly string[], appendfilename: string): number {
+  const escaped = appendfilename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`^${escaped}\\.(\\d+)\\.(base\\.rdb|base\\.aof|incr\\.aof)$`);
+  return names.reduce((max, n) => Math.max(max, Number(pattern.exec(path.posix.basename(n))?.[1] ?? 0)), 0);
+}
+
+export interface RestoreOptions {
+  readonly stack: string;
+  /** The RDB file to load (a `.rdb` of `npm run backup`). */
+  readonly rdbFile: string;
+  /** Bound of each wait. @default 120000 */
+  readonly timeoutMs?: number;
+  /** Progress lines. @default silent */
+  readonly log?: (line: string) => void;
+}
+
+export interface RestoreResult {
+  readonly master: string;
+  /** Keys in the master after the restore. */
+  readonly keys: number;
+  /** How long the store refused requests (API containers stopped). */
+  readonly downtimeMs: number;
+}
+
+/**
+ * Loads an RDB snapshot into the stack's current master; the replicas then resynchronise from it.
+ *
+ * Downtime: the API containers are stopped for the whole restore (nginx answers 503), and so are the
+ * Sentinels (a master that is briefly down must not be failed over to a replica holding the old
+ * data). The master, stopped, gets the snapshot as its dump.rdb and as the base of a new AOF (a
+ * manifest naming only it, with a sequence number above every existing AOF file, so no old increment
+ * is ever replayed), and starts; the replicas are restarted and fully resynchronise; then the
+ * Sentinels and the API come back. Everything the stack held before is replaced.
+ */
+export async function restoreRedis(docker: Docker, options: RestoreOptions): Promise<RestoreResult> {
+  const log = options.log ?? (() => undefined);
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const location = await findMaster(docker, options.stack);
+  const { master } = location;
+  const dir = await configGet(master, 'dir');
+  const dbfilename = await configGet(master, 'dbfilename');
+  const appenddirname = await configGet(master, 'appenddirname');
+  const appendfilename = await configGet(master, 'appendfilename');
+  // Only what was running is stopped and started again: the restore leaves the stack as it found it.
+  const replicas = location.nodes.filter((n) => n.instance !== master.target.instance && n.running);
+  const apis = await stackContainers(docker, options.stack, 'api');
+  log(`master is ${master.target.name} (${location.address}:${location.port}); restoring ${options.rdbFile}`);
+
+  const started = Date.now();
+  const stop = async (list: readonly StackContainer[]) => {
+    await Promise.all(list.filter((c) => c.running).map((c) => c.container.stop({ t: 10 }).catch(() => undefined)));
+  };
+  log(`stopping ${apis.length} API container(s): the store answers 503 until the restore ends`);
+  await stop(apis);
+  await stop(location.sentinels);
+  await stop(replicas);
+  await stop([master.target]);
+
+  const work = await mkdtemp(path.join(tmpdir(), 'evergreen-restore-'));
+  try {
+    const existing = (await tar(['-tf', '-'], await readArchive(master.target, path.posix.join(dir, appenddirname))))
+      .toString('utf8')
+      .split('\n');
+    const seq = highestAofSeq(existing, appendfilename) + 1;
+    const aof = aofManifest(appendfilename, seq);
+    await mkdir(path.join(work, appenddirname), { recursive: true });
+    await copyFile(options.rdbFile, path.join(work, dbfilename));
+    await copyFile(options.rdbFile, path.join(work, appenddirname, aof.base));
+    await writeFile(path.join(work, appenddirname, aof.incr), '');
+    await writeFile(path.join(work, appenddirname, `${appendfilename}.manifest`), aof.manifest);
+    const [uid = '0', gid = uid] = master.target.user.split(':');
+    const archive = await tar([
+      '-cf', '-', '--numeric-owner', `--owner=${uid}`, `--group=${gid}`, '--mode=go-rwx', '-C', work,
+      dbfilename, appenddirname,
+    ]);
+    await master.target.container.putArchive(archive, { path: dir });
+    log(`wrote the snapshot into ${master.target.name}:${dir} (AOF sequence ${seq})`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+
+  await master.target.container.start();
+  await waitFor(
+    async () => {
+      const p = await info(master, 'persistence');
+      return p.loading === '0';
+    },
+    { what: `${master.target.name} to load the snapshot`, timeoutMs, intervalMs: 250 },
+  );
+  const keys = Number((await cli(master, 'DBSIZE')).trim());
+  log(`${master.target.name} is up with ${keys} keys; restarting the replicas`);
+  await Promise.all(replicas.map((r) => r.container.start()));
+  await waitFor(
+    async () => {
+      const r = await info(master, 'replication');
+      const online = Object.entries(r).filter(([k, v]) => /^slave\d+$/.test(k) && v.includes('state=online')).length;
+      return online >= replicas.length;
+    },
+    { what: `${replicas.length} replica(s) to resynchronise from ${master.target.name}`, timeoutMs, intervalMs: 250 },
+  );
+  await Promise.all(location.sentinels.filter((s) => s.running).map((s) => s.container.start()));
+  await waitFor(
+    async () => (await cli(location.sentinel, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', location.masterName)).includes(location.address),
+    { what: `the Sentinels to watch ${master.target.name} again`, timeoutMs, intervalMs: 250 },
+  );
+  await Promise.all(apis.filter((a) => a.running).map((a) => a.container.start()));
+  const downtimeMs = Date.now() - started;
+  log(`Sentinels and ${apis.length} API container(s) started again after ${(downtimeMs / 1000).toFixed(1)} s`);
+  return { master: master.target.instance, keys, downtimeMs };
+}
