@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   apiInstanceEnvironment,
@@ -5,6 +6,7 @@ import {
   isHostInSubnet,
   portKeys,
   applyDefaults,
+  DEFAULT_SETTINGS,
   StackValidationError,
   stackProblems,
   type StackOverrides,
@@ -214,5 +216,26 @@ describe('validation: one clear message per problem', () => {
 
   it('on kubernetes, instances of one service share their Service name without a clash', () => {
     expect(problemsOf({ api: { instances: 5 } }, 'kubernetes')).toEqual([]);
+  });
+});
+
+describe('docs/config.md', () => {
+  it('documents every setting with its default', () => {
+    const doc = readFileSync(path.join(__dirname, '../../../docs/config.md'), 'utf8');
+    const leaves = (value: unknown, at: string[]): [string, unknown][] =>
+      value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0
+        ? Object.entries(value).flatMap(([k, v]) => leaves(v, [...at, k]))
+        : [[at.join('.'), value]];
+    const missing = leaves(DEFAULT_SETTINGS, [])
+      .filter(([setting, value]) => {
+        // Records (`network.addresses`, `ports`) are documented per key: `| \`ports.<instance>\` |`.
+        const key = typeof value === 'object' && !Array.isArray(value) ? `${setting}.<instance>` : setting;
+        const row = doc.split('\n').find((line) => line.startsWith(`| \`${key}\` |`));
+        if (row === undefined) return true;
+        const shown = typeof value === 'string' ? `\`${value}\`` : JSON.stringify(value);
+        return !(row.includes(shown) || (typeof value === 'object' && row.includes('—')));
+      })
+      .map(([setting]) => setting);
+    expect(missing).toEqual([]);
   });
 });
