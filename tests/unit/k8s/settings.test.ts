@@ -5,7 +5,7 @@
 import { defineStack, StackValidationError } from '../../../config';
 import { synthesizeManifests } from '../../../infra/k8s/app';
 import { ManifestSettingsError, parseManifestProps } from '../../../infra/k8s/props';
-import { env, find, synth, workload } from './support/manifests';
+import { configData, env, find, synth, workload } from './support/manifests';
 
 const base = synth();
 
@@ -34,7 +34,7 @@ describe('settings → manifests', () => {
     expect(sentinel && env(sentinel, 'REDIS_ADDRESSES')?.split(',')).toEqual(
       [0, 1, 2, 3, 4].map((i) => `redis-${i}.redis.evergreen.svc.cluster.local:6379`),
     );
-    const prometheus = (find(more.objects, 'ConfigMap', 'prometheus-config') as { data: Record<string, string> }).data['prometheus.yml'];
+    const prometheus = configData(more.objects, 'prometheus-config', 'prometheus.yml');
     expect(prometheus).toContain('redis-4.redis.evergreen.svc.cluster.local:9121');
   });
 
@@ -43,7 +43,7 @@ describe('settings → manifests', () => {
     expect((find(five.objects, 'StatefulSet', 'sentinel').spec as { replicas: number }).replicas).toBe(5);
     const api = workload(five.objects, 'api').pod.containers[0];
     expect(api && env(api, 'REDIS_SENTINELS')?.split(',')).toHaveLength(5);
-    const template = (find(five.objects, 'ConfigMap', 'redis-config') as { data: Record<string, string> }).data['sentinel.conf.template'];
+    const template = configData(five.objects, 'redis-config', 'sentinel.conf.template');
     expect(template).toMatch(/^sentinel monitor evergreen redis-0\.redis\.evergreen\.svc\.cluster\.local 6379 3$/m);
   });
 

@@ -223,3 +223,11 @@ export function allowed(
     ingressPolicies.some((p) => p.ingress.some((r) => ruleAllows(r, r.from, from, port, protocol, p.namespace)));
   return egressOk && ingressOk;
 }
+
+/** The value of `key` in ConfigMap `name`. */
+export function configData(objects: readonly ManifestObject[], name: string, key: string): string {
+  const data = (find(objects, 'ConfigMap', name) as ManifestObject & { data?: Record<string, string> }).data ?? {};
+  const value = data[key];
+  if (value === undefined) throw new Error(`ConfigMap ${name} has no key ${key}`);
+  return value;
+}
