@@ -90,6 +90,8 @@ export class ProcessStartError extends Error {
     reason: string,
     readonly logFile: string,
     readonly logTail: string,
+    /** The pid it had, if it was spawned at all (it has been killed by then). */
+    readonly pid?: number,
   ) {
     super(
       `${processName}: ${reason}` +
@@ -393,7 +395,7 @@ export async function startProcess(props: StartProcessProps): Promise<ManagedPro
     });
   } catch (error) {
     await managed.kill();
-    throw new ProcessStartError(name, (error as Error).message, logFile, tailFile(logFile));
+    throw new ProcessStartError(name, (error as Error).message, logFile, tailFile(logFile), pid);
   } finally {
     abort.abort(new Error('done'));
   }

@@ -46,7 +46,8 @@ describe('waitFor', () => {
         if (calls === 1) throw new Error('first failure');
         return false;
       },
-      { what: 'a flag', intervalMs: 5, timeoutMs: 40 },
+      // Long enough for a second attempt even on a loaded machine.
+      { what: 'a flag', intervalMs: 1, timeoutMs: 2_000 },
     );
     await expect(wait).rejects.toThrow(/waiting for a flag \(\d+ attempts\)$/);
   });
