@@ -29,7 +29,8 @@
  *   so a test never opens a port beyond loopback.
  * - Every created network, volume and container also gets the label `RUN_LABEL=<runId>`, so that
  *   teardown finds exactly what this run created (the provider tracks that in its state instead).
- * - Resources matched by `omit` (Grafana: no stand-in image) and those depending on them are left out.
+ * - Resources matched by `omit` (Grafana: no stand-in image) are left out; what depends on them is
+ *   created without them.
  * - Host-path volumes, devices, GPUs, `attach`/`logs`/`rm` and the `source` form of uploads are not
  *   supported (the program uses none of them: it must reproduce the stack without host paths); an
  *   unsupported input makes `apply` throw instead of silently dropping it.
@@ -65,8 +66,8 @@ export interface ApplyOptions {
   /** Directory relative build contexts resolve against (Pulumi's working directory). @default the repo root */
   readonly workDir?: string;
   /**
-   * Resources left out (e.g. Grafana, which has no stand-in image); a resource that depends on an
-   * omitted one is left out too. @default none
+   * Resources left out (e.g. Grafana, which has no stand-in image); resources that depend on them are
+   * still created, without waiting for them. @default none
    */
   readonly omit?: (resource: RecordedResource) => boolean;
   /** Progress lines. @default silent */
@@ -88,8 +89,11 @@ export interface AppliedStack {
   readonly containers: ReadonlyMap<string, AppliedContainer>;
   /** The dockerode handle of a container, by container name. */
   container(name: string): Docker.Container;
-  /** Removes a container and creates it again from the same inputs (its volumes are kept). */
-  recreateContainer(name: string): Promise<void>;
+  /**
+   * Replaces containers as `pulumi up` does when their inputs change: removes them all (force, as the
+   * provider deletes), then creates them again from the same inputs; their named volumes are kept.
+   */
+  recreateContainers(names: readonly string[]): Promise<void>;
   /** Removes every container, network and volume this run created. */
   destroy(): Promise<void>;
 }
@@ -446,28 +450,27 @@ export async function applyProgram(docker: Docker, program: RecordedProgram, opt
     runId: options.runId,
     containers,
     container: (name) => docker.getContainer(name),
-    recreateContainer: async (name) => {
-      const applied = containers.get(name);
-      const spec = specs.get(name);
-      if (!applied || !spec) throw new Error(`no container ${name} in this stack`);
-      await docker.getContainer(name).remove({ force: true });
-      const id = await createContainer(docker, name, spec, applied.resource, log);
-      containers.set(name, { ...applied, id });
+    recreateContainers: async (names) => {
+      const known = names.map((name) => {
+        const applied = containers.get(name);
+        const spec = specs.get(name);
+        if (!applied || !spec) throw new Error(`no container ${name} in this stack`);
+        return { name, applied, spec };
+      });
+      await Promise.all(known.map(({ name }) => docker.getContainer(name).remove({ force: true })));
+      await Promise.all(
+        known.map(async ({ name, applied, spec }) => {
+          const id = await createContainer(docker, name, spec, applied.resource, log);
+          containers.set(name, { ...applied, id });
+        }),
+      );
     },
     destroy: () => destroyRun(docker, options.runId),
   };
 
   const dependencies = dependencyMap(program.resources);
   const omitted = new Set(program.resources.filter((r) => r.custom && options.omit?.(r)).map((r) => r.urn));
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [urn, deps] of dependencies) {
-      if (!omitted.has(urn) && deps.some((d) => omitted.has(d))) {
-        omitted.add(urn);
-        grew = true;
-      }
-    }
-  }
+  for (const [urn, deps] of dependencies) dependencies.set(urn, deps.filter((d) => !omitted.has(d)));
   const customs = program.resources.filter((r) => r.custom && !omitted.has(r.urn));
   if (omitted.size > 0) log(`left out: ${program.resources.filter((r) => omitted.has(r.urn)).map((r) => r.name).join(', ')}`);
   const imageIds = new Map<string, string>();

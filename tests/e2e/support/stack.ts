@@ -57,10 +57,10 @@ export interface E2EStack {
   address(instance: string): string;
   /** The recorded container resource of an instance. */
   resource(instance: string): RecordedResource;
-  /** Instances of a kind, by name prefix (`api-`, `redis-`, `sentinel-`). */
+  /** Numbered instances of a kind: `redis-` gives redis-0, redis-1… (not redis-exporter-0). */
   instances(prefix: string): string[];
   /** A request through nginx with the API token. Never throws on an HTTP status; throws on no answer. */
-  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult>;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>, timeoutMs?: number): Promise<HttpResult>;
   /** The Redis endpoint (address, port) of a Redis or Sentinel instance. */
   redisEndpoint(instance: string): RedisEndpoint;
   /** The instance name of the current master, as the Sentinels report it (a majority agreeing). */
@@ -191,8 +191,11 @@ export async function deployStack(options: DeployOptions = {}): Promise<E2EStack
     containerName,
     address,
     resource,
-    instances: (prefix) => Object.keys(containerNames).filter((name) => name.startsWith(prefix) && /-\d+$/.test(name)).sort(),
-    api: async (method, path, body, headers = {}) => {
+    instances: (prefix) =>
+      Object.keys(containerNames)
+        .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
+        .sort(),
+    api: async (method, path, body, headers = {}, timeoutMs = 20_000) => {
       const response = await fetch(`${publicUrl}${path}`, {
         method,
         headers: {
@@ -201,7 +204,7 @@ export async function deployStack(options: DeployOptions = {}): Promise<E2EStack
           ...headers,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(20_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await response.text();
       let parsed: unknown = text;
