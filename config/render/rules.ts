@@ -44,8 +44,6 @@ export const ALERT_THRESHOLDS = {
   p99LatencySeconds: 1,
   /** Requests per second a route must serve for its p99 to count: one slow request on an idle route is noise. */
   latencyMinRequestsPerSecond: 0.1,
-  /** Seconds since a replica last acknowledged the replication stream above which RedisReplicationLagging fires. */
-  replicationLagSeconds: 10,
   /**
    * Share of `maxmemory` in use above which RedisMemoryNearLimit fires. With the `noeviction` policy a
    * full Redis refuses writes, so the warning must come while there is room to act.
@@ -59,7 +57,11 @@ const { api, redis, sentinel, nginx } = JOBS;
 export function alertRuleGroups(spec: StackSpec): AlertRuleGroup[] {
   const t = ALERT_THRESHOLDS;
   const replicas = spec.redis.replicas;
-  const quorum = spec.sentinel.quorum;
+  // A failover needs `quorum` Sentinels to agree the master is down, and then a majority of all
+  // Sentinels to elect the one that performs it: whichever is larger must be up.
+  const sentinelsNeeded = Math.max(spec.sentinel.quorum, Math.floor(spec.sentinel.count / 2) + 1);
+  // Beyond this lag a replica no longer counts for min-replicas-to-write: the master may refuse writes.
+  const maxLag = spec.redis.minReplicasMaxLagSeconds;
   return [
     {
       name: 'evergreen-api',
@@ -174,12 +176,12 @@ export function alertRuleGroups(spec: StackSpec): AlertRuleGroup[] {
         },
         {
           alert: 'RedisReplicationLagging',
-          expr: `redis_connected_slave_lag_seconds{job="${redis}"} > ${t.replicationLagSeconds}`,
+          expr: `redis_connected_slave_lag_seconds{job="${redis}"} > ${maxLag}`,
           for: '2m',
           severity: 'warning',
           service: 'redis',
           summary: 'Replica {{ $labels.slave_ip }}:{{ $labels.slave_port }} of {{ $labels.instance }} lags {{ $value }}s',
-          description: `The master {{ $labels.instance }} has not had an acknowledgement from replica {{ $labels.slave_ip }}:{{ $labels.slave_port }} for more than ${t.replicationLagSeconds}s, for 2 minutes.`,
+          description: `The master {{ $labels.instance }} has not had an acknowledgement from replica {{ $labels.slave_ip }}:{{ $labels.slave_port }} for more than ${maxLag}s (min-replicas-max-lag), for 2 minutes: the master no longer counts it for min-replicas-to-write.`,
         },
         {
           alert: 'RedisPersistenceFailing',
@@ -217,16 +219,16 @@ export function alertRuleGroups(spec: StackSpec): AlertRuleGroup[] {
           service: 'sentinel',
           summary: 'Sentinel {{ $labels.instance }} is down',
           description:
-            'The redis exporter of {{ $labels.instance }} cannot reach its Sentinel for 1 minute. Failover still works while a quorum of Sentinels is up.',
+            'The redis exporter of {{ $labels.instance }} cannot reach its Sentinel for 1 minute. Failover still works while the quorum and a majority of Sentinels are up.',
         },
         {
           alert: 'SentinelQuorumLost',
-          expr: `(sum(redis_up{job="${sentinel}"}) or vector(0)) < ${quorum}`,
+          expr: `(sum(redis_up{job="${sentinel}"}) or vector(0)) < ${sentinelsNeeded}`,
           for: '1m',
           severity: 'critical',
           service: 'sentinel',
-          summary: '{{ $value }} Sentinels are up, ' + `quorum is ${quorum}`,
-          description: `Fewer than ${quorum} Sentinels (the quorum) have been up for 1 minute: if the master fails now, no replica is promoted.`,
+          summary: '{{ $value }} Sentinels are up, ' + `a failover needs ${sentinelsNeeded}`,
+          description: `Fewer than ${sentinelsNeeded} Sentinels (the quorum, and a majority to elect the leader of a failover) have been up for 1 minute: if the master fails now, no replica is promoted.`,
         },
       ],
     },

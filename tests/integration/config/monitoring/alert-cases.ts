@@ -353,7 +353,7 @@ export const ALERT_CASES: Readonly<Record<string, AlertCases>> = {
       ],
       at: '3m',
       labels: {},
-      summary: '1 Sentinels are up, quorum is 2',
+      summary: '1 Sentinels are up, a failover needs 2',
     },
     silent: {
       why: 'one Sentinel of three is down: the other two still make the quorum',

@@ -69,9 +69,15 @@ describe('renderAlertRules', () => {
     expect(rule(renderedRules({ redis: { replicas: 4 } }), 'RedisReplicaMissing').expr).toMatch(/< 4$/);
   });
 
-  it('counts Sentinels against the quorum of the spec', () => {
+  it('counts Sentinels against what a failover needs: the quorum, and a majority to elect a leader', () => {
     expect(rule(rules, 'SentinelQuorumLost').expr).toMatch(/< 2$/);
-    expect(rule(renderedRules({ sentinel: { count: 5, quorum: 3 } }), 'SentinelQuorumLost').expr).toMatch(/< 3$/);
+    expect(rule(renderedRules({ sentinel: { count: 5, quorum: 4 } }), 'SentinelQuorumLost').expr).toMatch(/< 4$/);
+    expect(rule(renderedRules({ sentinel: { count: 5, quorum: 2 } }), 'SentinelQuorumLost').expr).toMatch(/< 3$/);
+  });
+
+  it('calls a replica lagging where the master stops counting it (min-replicas-max-lag)', () => {
+    expect(rule(rules, 'RedisReplicationLagging').expr).toMatch(/> 10$/);
+    expect(rule(renderedRules({ redis: { minReplicasMaxLagSeconds: 20 } }), 'RedisReplicationLagging').expr).toMatch(/> 20$/);
   });
 
   it('has, for every alert, a promtool case where it fires and one where it must not', () => {
