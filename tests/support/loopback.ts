@@ -8,7 +8,9 @@
  *   1. Redis master            answers PING (as the `admin` ACL user)
  *   2. Redis replicas          `master_link_status:up`, and the master lists them all `online`
  *   3. Sentinels               each names the master; each sees every replica and every other Sentinel
- *   4. API instances           `GET /readyz` → 200 (the master is writable through the Sentinels)
+ *   4. API instances           `GET /readyz` → 200 (the master is writable through the Sentinels);
+ *                              started once every Sentinel names the master, ready-checked while the
+ *                              Sentinels finish discovering each other
  *   5. nginx                   an authenticated `GET /v1/products` through it → 200
  * `stop()` goes the other way round (Sentinels before Redis, so that no failover starts while it stops).
  */
@@ -259,8 +261,10 @@ class Topology implements LoopbackTopology {
     await Promise.all(replicas.map((r) => this.startRedis(r.port)));
     await this.waitForReplication();
     await Promise.all(this.spec.sentinel.instances.map((_, i) => this.startSentinel(i)));
-    await this.waitForSentinelAgreement();
-    await Promise.all(this.apiUrls.map((_, i) => this.startApi(i)));
+    // Each Sentinel already names the master; while they discover each other (hello messages every
+    // 2 s), the API instances boot (Node takes seconds on a loaded machine) — both must be done
+    // before nginx starts.
+    await Promise.all([this.waitForSentinelAgreement(), ...this.apiUrls.map((_, i) => this.startApi(i))]);
     if (this.gatewayUrl) await this.startGateway();
   }
 
