@@ -54,8 +54,11 @@ export class GatewayChart extends Chart {
       data: { 'nginx.conf': renderNginxConf(spec) },
     });
     const configVolume = kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config', defaultMode: 0o444 });
-    // pid file and temp files (gateway.runDir of the model) on a writable volume.
+    // pid file (gateway.runDir of the model) and temp files (gateway.tempDir) on writable volumes. nginx
+    // creates its temp directories but not their parent, so a tempDir other than runDir is a mount too.
     const run = scratchVolume(this, 'run', 'run');
+    const separateTemp = spec.gateway.tempDir !== spec.gateway.runDir;
+    const temp = separateTemp ? [scratchVolume(this, 'temp', 'temp')] : [];
 
     const deployment = new kplus.Deployment(this, 'deployment', {
       metadata: { name: 'gateway', labels },
@@ -65,20 +68,22 @@ export class GatewayChart extends Chart {
       securityContext: restrictedPod(runAs),
       automountServiceAccountToken: false,
       terminationGracePeriod: Duration.seconds(20),
-      volumes: [configVolume, run],
+      volumes: [configVolume, run, ...temp],
       containers: [
         {
           name: 'nginx',
           image,
           imagePullPolicy: imagePullPolicy(manifest),
           // The image's entrypoint scripts rewrite files under /etc/nginx; run nginx itself instead.
-          command: [facts.binary, '-c', `${NGINX_CONFIG_DIR}/nginx.conf`, '-g', 'daemon off;'],
+          // `-e stderr`: the compiled-in error log path is on the read-only root file system.
+          command: [facts.binary, '-e', 'stderr', '-c', `${NGINX_CONFIG_DIR}/nginx.conf`, '-g', 'daemon off;'],
           ports: [{ name: 'http', number: port }],
           resources: containerResources(manifest.resources.gateway),
           securityContext: restrictedContainer(runAs),
           volumeMounts: [
             { path: NGINX_CONFIG_DIR, volume: configVolume, readOnly: true },
             { path: spec.gateway.runDir, volume: run },
+            ...temp.map((volume) => ({ path: spec.gateway.tempDir, volume })),
           ],
           // nginx itself, not the API behind it (an API outage must not take the gateway out of service:
           // it answers 503 problem+json then).

@@ -8,6 +8,7 @@
  * replica, failover and restart of the former master (it must rejoin as a replica of the new master),
  * restart of a Sentinel after the failover (it must monitor the new master), and a missing secret.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,6 +193,38 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
       },
       { what: 'every Sentinel to know the master, 2 replicas and 2 peers', timeoutMs: 30_000, intervalMs: 250 },
     );
+  });
+
+  it("the pods' exec probes (from the manifests) pass against the running master, replicas and Sentinels", () => {
+    const probes = (statefulSet: string) => {
+      const object = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === statefulSet) as ManifestObject & {
+        spec: { template: { spec: { containers: Record<string, { exec?: { command: string[] } } | undefined>[] } } };
+      };
+      const container = object.spec.template.spec.containers[0] ?? {};
+      return ['readinessProbe', 'livenessProbe', 'startupProbe'].map((kind) => {
+        const command = container[kind]?.exec?.command;
+        if (!command) throw new Error(`${statefulSet}: ${kind} is not an exec probe`);
+        return command;
+      });
+    };
+    const run = (command: string[], port: number) => {
+      // The probe as the kubelet runs it, pointed at the loopback port and the Debian redis-cli.
+      const args = command.slice(1).map((arg, i, all) => (all[i - 1] === '-p' ? String(port) : arg));
+      return spawnSync('redis-cli', args, { env: { ...process.env, REDISCLI_AUTH: secrets.redisPasswords.exporter }, encoding: 'utf8', timeout: 10_000 });
+    };
+    for (const command of probes('redis')) {
+      for (const port of redisPorts) expect({ port, command: command.join(' '), status: run(command, port).status }).toMatchObject({ status: 0 });
+    }
+    for (const command of probes('sentinel')) {
+      for (const port of sentinelPorts) expect({ port, command: command.join(' '), status: run(command, port).status }).toMatchObject({ status: 0 });
+    }
+    // And they fail when the password is wrong (a probe that cannot fail proves nothing).
+    const [readiness] = probes('redis');
+    const wrong = spawnSync('redis-cli', (readiness as string[]).slice(1).map((a, i, all) => (all[i - 1] === '-p' ? String(redisPorts[0]) : a)), {
+      env: { ...process.env, REDISCLI_AUTH: 'wrong-password-123' },
+      encoding: 'utf8',
+    });
+    expect(wrong.status).not.toBe(0);
   });
 
   it('restart of a replica: it asks the Sentinels and rejoins the current master', async () => {
