@@ -45,7 +45,12 @@ export async function evergreenProgram(): Promise<Record<string, unknown>> {
   const common = { spec, files, networkName: network.name, log: settings.log };
 
   const redis = new RedisTier('redis', { ...common, secrets: secrets.values, memoryMb: settings.memoryMb });
-  const api = new ApiTier('api', { ...common, build: settings.apiBuild, memoryMb: settings.memoryMb.api });
+  const api = new ApiTier('api', {
+    ...common,
+    build: settings.apiBuild,
+    baseImage: settings.apiBaseImage,
+    memoryMb: settings.memoryMb.api,
+  });
   const gateway = new Gateway('gateway', {
     ...common,
     publicBindAddress: settings.publicBindAddress,

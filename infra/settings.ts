@@ -55,6 +55,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
   { key: 'imageGrafana', type: 'string', model: m('images', 'grafana'), description: 'Grafana image.' },
   { key: 'imageRedisExporter', type: 'string', model: m('images', 'redisExporter'), description: 'redis_exporter image (one per Redis node and per Sentinel).' },
   { key: 'imageNginxExporter', type: 'string', model: m('images', 'nginxExporter'), description: 'nginx-prometheus-exporter image.' },
+  { key: 'imageApiBase', type: 'string', default: 'node:22-bookworm-slim', description: "Base image of the API image build (api/Dockerfile's NODE_IMAGE): any image with node >= 22 and npm in /usr/local/bin." },
   { key: 'apiBuild', type: 'boolean', default: true, description: 'Build the API image from api/Dockerfile. false: use imageApi as a complete, already available image reference.' },
   { key: 'publicPort', type: 'integer', model: m('gateway', 'publishedPort'), description: 'Host port the gateway is published on (the public URL http://<host>:<publicPort>).' },
   { key: 'publicBindAddress', type: 'string', default: '0.0.0.0', description: "Host address the gateway is published on; '127.0.0.1' keeps the store local to the Docker host." },
@@ -140,6 +141,8 @@ export interface MemoryLimits {
 export interface DeploymentSettings {
   readonly spec: StackSpec;
   readonly apiBuild: boolean;
+  /** NODE_IMAGE of the API image build. */
+  readonly apiBaseImage: string;
   readonly publicBindAddress: string;
   readonly log: { readonly maxSize: string; readonly maxFiles: number };
   /** Memory limits in MiB. */
@@ -386,6 +389,7 @@ export function readSettings(config: pulumi.Config = new pulumi.Config(PROJECT_N
   return {
     spec,
     apiBuild: infra.apiBuild as boolean,
+    apiBaseImage: infra.imageApiBase as string,
     publicBindAddress: publicBindAddress as string,
     log: { maxSize: logMaxSize as string, maxFiles: logMaxFiles as number },
     memoryMb,

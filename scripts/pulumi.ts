@@ -37,6 +37,11 @@ async function main(): Promise<void> {
     fail(error instanceof Error ? error.message : String(error));
   }
 
+  if (command === 'up') {
+    // api/Dockerfile copies the compiled API (build/api): compile it from the current sources first.
+    const build = spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    if (build.status !== 0) fail('npm run build failed: the API image is built from its output; fix the build first');
+  }
   const { env, notes } = pulumiEnvironment(REPO_ROOT, process.env);
   for (const note of notes) console.log(note);
   for (const args of pulumiInvocations(command as PulumiCommand, extra)) {

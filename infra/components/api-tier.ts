@@ -14,7 +14,10 @@ import { serviceContainer, type LogRotation } from './service-container';
 /** The repository root: the API image's build context. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
-/** What goes into the API image besides api/ itself (the Dockerfile copies these from the root). */
+/**
+ * What decides the API image besides api/ itself: the dependency pins, the compiler settings that turn
+ * api/src into build/api (which the Dockerfile copies; `npm run up` builds it first), and the context filter.
+ */
 export const API_BUILD_ROOT_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', '.dockerignore'];
 
 /** Where the compiled API is in the image (api/Dockerfile). */
@@ -68,6 +71,8 @@ export interface ApiTierArgs {
   readonly networkName: pulumi.Input<string>;
   /** Build the image from api/Dockerfile (true) or use `spec.images.api` as it is (false). */
   readonly build: boolean;
+  /** The build's base image (api/Dockerfile's NODE_IMAGE build argument). */
+  readonly baseImage: string;
   readonly memoryMb: number;
   readonly log: LogRotation;
 }
@@ -93,6 +98,7 @@ export class ApiTier extends pulumi.ComponentResource {
           build: {
             context: REPO_ROOT,
             dockerfile: 'api/Dockerfile',
+            buildArgs: { NODE_IMAGE: args.baseImage },
             label: { 'evergreen.stack': spec.name, 'evergreen.api-content': contentHash },
           },
           // A change under api/ rebuilds the image (and so replaces the containers, whose image id changes).

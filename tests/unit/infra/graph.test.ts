@@ -192,7 +192,7 @@ describe('the default stack', () => {
     );
     const api = resourcesOfType(program, REMOTE_IMAGE_TYPE).find((i) => (i.inputs.name as string).startsWith('evergreen/api:'));
     expect(api?.inputs).toMatchObject({
-      build: { context: REPO_ROOT, dockerfile: 'api/Dockerfile' },
+      build: { context: REPO_ROOT, dockerfile: 'api/Dockerfile', buildArgs: { NODE_IMAGE: 'node:22-bookworm-slim' } },
       triggers: { apiContent: hash },
     });
     for (const c of containers(program).filter((x) => label(x, 'evergreen.service') === 'api')) {
