@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { benchChart } from './bench/chart';
 import { CpuMeter, descendantsOf } from './bench/cpu';
@@ -212,7 +212,7 @@ async function run(options: BenchOptions): Promise<void> {
   const topology = await startLoopbackTopology({
     stack: BENCH_STACK,
     // LOG_LEVEL stays the deployed default (info): the benchmark measures what is deployed.
-    apiEnv: profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {},
+    apiEnv: { ...options.apiEnv, ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}) },
   });
   let stopped = false;
   try {
@@ -270,8 +270,11 @@ async function run(options: BenchOptions): Promise<void> {
         stack: BENCH_STACK,
         seeded: { users: SEED_USERS, products: SEED_PRODUCTS, stock: SEED_STOCK },
         profile: options.profile,
+        apiEnv: options.apiEnv,
       },
       machine,
+      loadAverageAtEnd: loadavg()[0] ?? 0,
+      elapsedS: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
       limits,
       steps: rated,
       targets,
@@ -279,7 +282,7 @@ async function run(options: BenchOptions): Promise<void> {
     const title = `Evergreen bench ${report.mode} ${report.startedAt} — ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.nodeVersion}`;
     const table = [
       `Evergreen Stores benchmark (${report.mode}), ${report.startedAt}`,
-      `machine: ${describeMachine(machine)}`,
+      `machine: ${describeMachine(machine)}; load avg ${report.loadAverageAtEnd.toFixed(2)} at end; ${report.elapsedS} s in all`,
       '',
       'Limits (same machine, same concurrency):',
       renderLimitsTable(limits),
@@ -300,10 +303,16 @@ async function run(options: BenchOptions): Promise<void> {
     if (profileDir) {
       const profiles = readProfiles(profileDir);
       if (profiles.size === 0) log(`no CPU profile was written to ${profileDir}`);
+      // One summary per API instance and scenario, over that scenario's measured windows only.
       const summaries: string[] = [];
-      for (const [name, profile] of profiles) summaries.push(renderProfileSummary(name, summarizeProfile(profile)));
+      for (const [name, profile] of profiles) {
+        for (const scenario of options.scenarios) {
+          const windows = steps.filter((s) => s.name === scenario && s.windowUs).map((s) => s.windowUs as readonly [number, number]);
+          summaries.push(renderProfileSummary(`${name} during ${scenario}`, summarizeProfile(profile, 25, windows), 20));
+        }
+      }
       writeFileSync(join(profileDir, 'summary.txt'), `${summaries.join('\n\n')}\n`);
-      log(`\n${summaries.join('\n\n')}\n\nprofiles: ${profileDir} (open a .cpuprofile in Chrome DevTools → Performance)`);
+      log(`\n${summaries.join('\n\n')}\n\nprofiles and summary.txt: ${profileDir} (open a .cpuprofile in Chrome DevTools → Performance)`);
     }
   } finally {
     if (!stopped) await topology.stop();

@@ -60,6 +60,11 @@ function runOnce(props: HttpStepProps, durationMs: number, onResponse?: (status:
   return Promise.resolve(instance).finally(() => clearTimeout(guard));
 }
 
+/** CLOCK_MONOTONIC in µs: the clock V8 stamps CPU-profile samples with. */
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 export async function runHttpStep(props: HttpStepProps, cpu: CpuMeter): Promise<StepResult> {
   if (props.warmupMs > 0) await runOnce(props, props.warmupMs);
   const recorder = new LatencyRecorder(props.maxSamples);
@@ -68,6 +73,7 @@ export async function runHttpStep(props: HttpStepProps, cpu: CpuMeter): Promise<
   let timeouts = 0;
   const stopCpu = cpu.start();
   const t0 = performance.now();
+  const w0 = monotonicUs();
   await runOnce(
     props,
     props.durationMs,
@@ -81,6 +87,7 @@ export async function runHttpStep(props: HttpStepProps, cpu: CpuMeter): Promise<
     },
   );
   const elapsed = performance.now() - t0;
+  const w1 = monotonicUs();
   const cpuPercent = stopCpu();
   const completed = Object.values(byStatus).reduce((a, b) => a + b, 0);
   const outcome = classifyOutcomes({ byStatus, transportErrors, timeouts }, props.expected, props.counted ?? []);
@@ -100,5 +107,6 @@ export async function runHttpStep(props: HttpStepProps, cpu: CpuMeter): Promise<
     errors: outcome.errors,
     cpuPercent,
     ...(recorder.dropped > 0 ? { droppedSamples: recorder.dropped } : {}),
+    windowUs: [w0, w1],
   };
 }

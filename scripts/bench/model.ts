@@ -48,6 +48,8 @@ export interface StepResult {
   readonly cpuPercent: Readonly<Record<string, number | null>>;
   /** Samples over the recorder's capacity (latency percentiles then cover the first `completed - dropped`). */
   readonly droppedSamples?: number;
+  /** The measured window on CLOCK_MONOTONIC in µs (to cut the API instances' CPU profiles to it). */
+  readonly windowUs?: readonly [number, number];
 }
 
 /** A step compared with the limits measured at the same concurrency. */
@@ -91,6 +93,10 @@ export interface BenchReport {
   /** Durations, concurrencies, stack overrides: everything needed to rerun it. */
   readonly settings: Readonly<Record<string, unknown>>;
   readonly machine: MachineInfo;
+  /** 1-minute load average when the run ended (compare with machine.loadAverageAtStart). */
+  readonly loadAverageAtEnd: number;
+  /** Wall time of the whole run, start-up and tear-down included. */
+  readonly elapsedS: number;
   readonly limits: readonly StepResult[];
   readonly steps: readonly RatedStep[];
   readonly targets: readonly TargetCheck[];

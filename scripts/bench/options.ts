@@ -8,6 +8,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--profile] [--scenarios
   --scenarios LIST  subset of ${SCENARIOS.join(',')} (default: all)
   --connections L   concurrency levels (default 1,8,32,128)
   --no-limits       skip the data-tier and proxy limit measurements
+  --api-env K=V     extra environment of the API instances, repeatable (LOG_LEVEL, API_*, REDIS_*): experiments
   --out DIR         where the JSON, SVG and table go (default results/)`;
 
 export interface StepTiming {
@@ -27,13 +28,15 @@ export interface BenchOptions {
   readonly scenarios: readonly ScenarioName[];
   readonly connections: readonly number[];
   readonly limits: boolean;
+  /** Extra API environment (experiments such as LOG_LEVEL=warn); empty = as deployed. */
+  readonly apiEnv: Readonly<Record<string, string>>;
   readonly outDir: string;
   readonly timing: StepTiming;
 }
 
 export const TIMING: Readonly<Record<'quick' | 'full', StepTiming>> = {
   // 16 HTTP + 12 limit steps of ~1.1 s, plus start-up and seeding: under a minute.
-  quick: { warmupMs: 200, durationMs: 1000, maxSamples: 200_000, maxDataTierRequests: 40_000 },
+  quick: { warmupMs: 150, durationMs: 800, maxSamples: 200_000, maxDataTierRequests: 40_000 },
   // 16 HTTP steps of 9 s, 12 limit steps of ≤ 6 s: about five minutes.
   full: { warmupMs: 1000, durationMs: 8000, maxSamples: 2_000_000, maxDataTierRequests: 300_000 },
 };
@@ -53,6 +56,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       scenarios: { type: 'string' },
       connections: { type: 'string' },
       'no-limits': { type: 'boolean', default: false },
+      'api-env': { type: 'string', multiple: true, default: [] },
       out: { type: 'string', default: 'results' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -65,6 +69,12 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   for (const s of scenarios) if (!(SCENARIOS as readonly string[]).includes(s)) problems.push(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
   const connections = values.connections === undefined ? [1, 8, 32, 128] : list(values.connections, '--connections').map(Number);
   for (const c of connections) if (!Number.isInteger(c) || c < 1 || c > 1024) problems.push(`connections must be integers 1..1024, got ${String(c)}`);
+  const apiEnv: Record<string, string> = {};
+  for (const pair of values['api-env']) {
+    const m = /^(LOG_LEVEL|API_[A-Z0-9_]+|REDIS_[A-Z0-9_]+)=(.*)$/.exec(pair);
+    if (m?.[1] === undefined) problems.push(`--api-env takes LOG_LEVEL=, API_*= or REDIS_*= settings, got "${pair}"`);
+    else apiEnv[m[1]] = m[2] ?? '';
+  }
   if (problems.length > 0) throw new Error(`${problems.join('; ')}\n${USAGE}`);
   const mode = values.quick ? 'quick' : 'full';
   return {
@@ -73,6 +83,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     scenarios: [...new Set(scenarios)] as ScenarioName[],
     connections: [...new Set(connections)].sort((a, b) => a - b),
     limits: !values['no-limits'],
+    apiEnv,
     outDir: values.out,
     timing: TIMING[mode],
   };

@@ -17,7 +17,12 @@ export interface CpuProfile {
   readonly startTime: number;
   readonly endTime: number;
   readonly samples?: readonly number[];
+  /** Microseconds between consecutive samples (the first: since startTime). */
+  readonly timeDeltas?: readonly number[];
 }
+
+/** A span of CLOCK_MONOTONIC time in microseconds — V8 stamps profile samples on this clock, as does process.hrtime. */
+export type WindowUs = readonly [number, number];
 
 export interface ProfileEntry {
   readonly name: string;
@@ -31,6 +36,8 @@ export interface ProfileSummary {
   readonly totalMs: number;
   /** Share of samples the process was idle (waiting for I/O). */
   readonly idleShare: number;
+  /** Samples counted. */
+  readonly samples: number;
   /** Self time by area: a package, Node's internals, the API's own files, GC. */
   readonly byArea: readonly ProfileEntry[];
   /** Self time by function (`name url:line`). */
@@ -42,7 +49,7 @@ export interface ProfileSummary {
  * `node_modules/<package>`; `node:<module>` for Node's own JavaScript; `api/<path>` for the service; else the url.
  */
 export function areaOf(url: string, functionName: string): string {
-  if (url === '') return functionName.startsWith('(') ? functionName : '(native)';
+  if (url === '') return functionName.startsWith('(') ? functionName : `native ${functionName}`;
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
   if (pkg) return pkg[1] ?? url;
   if (url.startsWith('node:')) return `node:${url.slice(5).replace(/^internal\//, '').split('/')[0] ?? ''}`;
@@ -58,10 +65,24 @@ function top(map: Map<string, number>, total: number, totalMs: number, n: number
     .map(([name, hits]) => ({ name, selfMs: (hits / total) * totalMs, share: hits / total }));
 }
 
-/** Self time by area and by function, from the sample counts of one profile. */
-export function summarizeProfile(profile: CpuProfile, topN = 20): ProfileSummary {
+/**
+ * Self time by area and by function, from the sample counts of one profile; with `windows`, only the
+ * samples taken inside them (e.g. the measured windows of one scenario, without start-up and warm-up).
+ */
+export function summarizeProfile(profile: CpuProfile, topN = 20, windows?: readonly WindowUs[]): ProfileSummary {
   const hits = new Map<number, number>();
-  if (profile.samples && profile.samples.length > 0) {
+  let totalMs = (profile.endTime - profile.startTime) / 1000;
+  if (windows !== undefined) {
+    if (!profile.samples || !profile.timeDeltas || profile.timeDeltas.length !== profile.samples.length) {
+      throw new Error('summarizeProfile: a window needs samples with timeDeltas');
+    }
+    let t = profile.startTime;
+    profile.samples.forEach((id, i) => {
+      t += profile.timeDeltas?.[i] ?? 0;
+      if (windows.some(([from, to]) => t >= from && t < to)) hits.set(id, (hits.get(id) ?? 0) + 1);
+    });
+    totalMs = windows.reduce((sum, [from, to]) => sum + Math.max(0, Math.min(to, profile.endTime) - Math.max(from, profile.startTime)), 0) / 1000;
+  } else if (profile.samples && profile.samples.length > 0) {
     for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
   } else {
     for (const n of profile.nodes) hits.set(n.id, n.hitCount ?? 0);
@@ -82,16 +103,17 @@ export function summarizeProfile(profile: CpuProfile, topN = 20): ProfileSummary
     const fn = url === '' ? functionName : `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + h);
   }
-  const totalMs = (profile.endTime - profile.startTime) / 1000;
-  if (total === 0) return { totalMs, idleShare: 0, byArea: [], byFunction: [] };
-  return { totalMs, idleShare: idle / total, byArea: top(byArea, total, totalMs, topN), byFunction: top(byFunction, total, totalMs, topN) };
+  if (total === 0) return { totalMs, idleShare: 0, samples: 0, byArea: [], byFunction: [] };
+  return { totalMs, idleShare: idle / total, samples: total, byArea: top(byArea, total, totalMs, topN), byFunction: top(byFunction, total, totalMs, topN) };
 }
 
-/** Text report of a summary: the areas, then the functions, by self time. */
+/** Text report of a summary: the areas, then the functions, by self time (share of all samples, and of busy ones). */
 export function renderProfileSummary(title: string, s: ProfileSummary, rows = 15): string {
-  const line = (e: ProfileEntry) => `  ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.selfMs.toFixed(0).padStart(7)} ms  ${e.name}`;
+  const busy = 1 - s.idleShare;
+  const line = (e: ProfileEntry) =>
+    `  ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.name === '(idle)' || busy <= 0 ? '      ' : `${((e.share / busy) * 100).toFixed(1).padStart(5)}%`}  ${e.selfMs.toFixed(0).padStart(7)} ms  ${e.name}`;
   return [
-    `${title}: ${s.totalMs.toFixed(0)} ms profiled, ${(s.idleShare * 100).toFixed(1)} % idle`,
+    `${title}: ${s.totalMs.toFixed(0)} ms profiled, ${s.samples} samples, ${(s.idleShare * 100).toFixed(1)} % idle (columns: share of all samples, share of busy samples, self time)`,
     ' self time by area:',
     ...s.byArea.slice(0, rows).map(line),
     ' self time by function:',

@@ -5,13 +5,18 @@ describe('parseBenchOptions', () => {
   it('defaults to the full run: every scenario at 1, 8, 32, 128 connections, with limits', () => {
     expect(parseBenchOptions([])).toEqual({
       mode: 'full', profile: false, scenarios: ['purchase', 'product-read', 'product-list', 'user-create'],
-      connections: [1, 8, 32, 128], limits: true, outDir: 'results', timing: TIMING.full,
+      connections: [1, 8, 32, 128], limits: true, apiEnv: {}, outDir: 'results', timing: TIMING.full,
     });
   });
 
   it('takes --quick, --profile, subsets and an output dir', () => {
     const o = parseBenchOptions(['--quick', '--profile', '--scenarios', 'purchase', '--connections', '32,8,32', '--no-limits', '--out', '/tmp/x']);
     expect(o).toMatchObject({ mode: 'quick', profile: true, scenarios: ['purchase'], connections: [8, 32], limits: false, outDir: '/tmp/x', timing: TIMING.quick });
+  });
+
+  it('takes API environment experiments, only the variables the API reads', () => {
+    expect(parseBenchOptions(['--api-env', 'LOG_LEVEL=warn', '--api-env', 'REDIS_WAIT_REPLICAS=0']).apiEnv).toEqual({ LOG_LEVEL: 'warn', REDIS_WAIT_REPLICAS: '0' });
+    expect(() => parseBenchOptions(['--api-env', 'NODE_OPTIONS=--inspect'])).toThrow(/--api-env takes/);
   });
 
   it('names every bad value in one error', () => {

@@ -8,7 +8,7 @@ describe('areaOf', () => {
     expect(areaOf('node:net', 'Socket')).toBe('node:net');
     expect(areaOf('file:///w/build/api/src/purchases/store.js', 'create')).toBe('api/purchases/store');
     expect(areaOf('', '(garbage collector)')).toBe('(garbage collector)');
-    expect(areaOf('', 'writev')).toBe('(native)');
+    expect(areaOf('', 'writev')).toBe('native writev');
   });
 });
 
@@ -38,6 +38,19 @@ describe('summarizeProfile', () => {
   it('falls back to hitCount when the profile has no samples, and renders a text report', () => {
     const s = summarizeProfile({ ...profile, samples: undefined, nodes: profile.nodes.map((n) => ({ ...n, hitCount: n.id === 3 ? 1 : 0 })) });
     expect(s.byArea).toEqual([{ name: 'pino', selfMs: 1000, share: 1 }]);
-    expect(renderProfileSummary('api-0', s)).toContain('100.0 %     1000 ms  pino');
+    expect(renderProfileSummary('api-0', s)).toContain('100.0 %  100.0%     1000 ms  pino');
+  });
+
+  it('counts only samples inside the windows (start-up and warm-up left out)', () => {
+    // samples every 100 ms from t = 100 ms: 100 (idle) … 1000 (create)
+    const timed: CpuProfile = { ...profile, timeDeltas: profile.samples?.map(() => 100_000) };
+    const s = summarizeProfile(timed, 10, [[450_000, 750_000]]); // samples at 500, 600, 700 ms: write, write, asJson
+    expect(s.samples).toBe(3);
+    expect(s.totalMs).toBe(300);
+    expect(s.byFunction.map((e) => [e.name, e.share])).toEqual([
+      ['write node_modules/pino/lib/proto.js:10', 2 / 3],
+      ['asJson node_modules/pino/lib/tools.js:100', 1 / 3],
+    ]);
+    expect(() => summarizeProfile(profile, 10, [[0, 1]])).toThrow(/timeDeltas/);
   });
 });
