@@ -19,7 +19,7 @@ import { PROJECT_NAME, readSettings } from './settings';
 
 export { PROJECT_NAME };
 
-/** The stack outputs. No secret is among them. */
+/** The stack outputs. The two that are secrets are Pulumi secrets (encrypted, never shown unasked). */
 export interface EvergreenOutputs {
   /** Where the store's API is served (nginx). */
   readonly publicUrl: pulumi.Output<string>;
@@ -32,6 +32,12 @@ export interface EvergreenOutputs {
   readonly containers: pulumi.Output<Record<string, string>>;
   /** The Sentinel master group name (for `npm run backup` and operators). */
   readonly redisMasterName: string;
+  /**
+   * Secret outputs, encrypted in the state and shown only on request
+   * (`pulumi stack output apiToken --show-secrets`): a bearer token the API accepts, Grafana's admin password.
+   */
+  readonly apiToken: pulumi.Output<string>;
+  readonly grafanaAdminPassword: pulumi.Output<string>;
 }
 
 export async function evergreenProgram(): Promise<Record<string, unknown>> {
@@ -95,6 +101,8 @@ export async function evergreenProgram(): Promise<Record<string, unknown>> {
       .all(all.map((c) => c.name))
       .apply((names) => Object.fromEntries(names.map((n, i) => [instanceNames[i] as string, n]))),
     redisMasterName: spec.redis.masterName,
+    apiToken: pulumi.secret(secrets.values.apply((s) => s.apiTokens[0] ?? '')),
+    grafanaAdminPassword: pulumi.secret(secrets.values.apply((s) => s.grafanaAdminPassword)),
   };
   return { ...outputs };
 }

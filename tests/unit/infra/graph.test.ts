@@ -270,11 +270,14 @@ describe('the default stack', () => {
     expect(isSecretInput(containerOf(program, 'api-0'), 'envs[0]')).toBe(true);
   });
 
-  test('keeps secrets out of the stack outputs, which name the public URL and every container', () => {
-    const values = secretValues(recordedSecrets(program));
-    expect(program.secretOutputPaths).toEqual([]);
+  test('outputs the public URL and every container, and secrets only as Pulumi secrets', () => {
+    const secrets = recordedSecrets(program);
+    expect(program.secretOutputPaths.sort()).toEqual(['apiToken', 'grafanaAdminPassword']);
+    expect(program.outputs.apiToken).toBe(secrets.apiTokens[0]);
+    expect(program.outputs.grafanaAdminPassword).toBe(secrets.grafanaAdminPassword);
+    const values = secretValues(secrets);
     for (const leaf of stringLeaves(program.outputs)) {
-      expect(values.some((v) => leaf.value.includes(v))).toBe(false);
+      if (values.some((v) => leaf.value.includes(v))) expect(program.secretOutputPaths).toContain(leaf.path);
     }
     expect(program.outputs.publicUrl).toBe('http://localhost:8080');
     expect(program.outputs.grafanaUrl).toBeUndefined();
