@@ -24,7 +24,7 @@ import type { StackSpec } from '../../../../config';
 import { prometheusCommandArgs } from '../../../../config/render/prometheus';
 import { renderMonitoringFiles } from '../../../../config/render/monitoring-files';
 import { startLoopbackTopology, type LoopbackTopology } from '../../../support/loopback';
-import { freePort, startProcess } from '../../../support/processes';
+import { freePort, startProcess, type ManagedProcess, type StartProcessProps } from '../../../support/processes';
 import { waitFor } from '../../../support/wait';
 import { metricNames, renderedExpressions, withoutGrafanaMacros, type Expression } from './promql';
 import { makeTempDir, removeDir, writeFiles } from './tools';
@@ -40,6 +40,14 @@ let spec: StackSpec;
 let dir: string;
 let prometheusUrl: string;
 let exporterLogs: { name: string; tail: () => string }[] = [];
+
+/** Exporters, Prometheus, Alertmanager: stopped before their directory is removed. */
+const monitoringProcesses: ManagedProcess[] = [];
+async function startMonitoringProcess(props: StartProcessProps): Promise<ManagedProcess> {
+  const started = await startProcess(props);
+  monitoringProcesses.push(started);
+  return started;
+}
 
 /** A webhook receiver standing in for the operator's: it keeps every notification Alertmanager posts. */
 interface WebhookNotification {
@@ -158,7 +166,7 @@ beforeAll(async () => {
   const redisExporters = [...spec.monitoring.redisExporters, ...spec.monitoring.sentinelExporters];
   const started = await Promise.all(
     redisExporters.map((exporter) =>
-      startProcess({
+      startMonitoringProcess({
         name: exporter.name,
         command: 'prometheus-redis-exporter',
         // Double-dash flags: what both Debian's exporters and the pinned images accept.
@@ -176,7 +184,7 @@ beforeAll(async () => {
   );
   exporterLogs = started.map((p) => ({ name: p.name, tail: () => p.logTail(200) }));
   const nginxExporter = spec.monitoring.nginxExporter;
-  await startProcess({
+  await startMonitoringProcess({
     name: nginxExporter.name,
     command: 'prometheus-nginx-exporter',
     args: [
@@ -189,7 +197,7 @@ beforeAll(async () => {
 
   const alertmanager = spec.monitoring.alertmanager;
   mkdirSync(join(dir, 'alertmanager-data'));
-  await startProcess({
+  await startMonitoringProcess({
     name: 'alertmanager',
     command: 'prometheus-alertmanager',
     args: [
@@ -204,7 +212,7 @@ beforeAll(async () => {
 
   const prometheus = spec.monitoring.prometheus;
   prometheusUrl = `http://${prometheus.hostPort}`;
-  await startProcess({
+  await startMonitoringProcess({
     name: 'prometheus',
     command: 'prometheus',
     args: prometheusCommandArgs(spec, {
@@ -246,6 +254,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   webhook?.close();
+  await Promise.all(monitoringProcesses.map((p) => p.stop()));
   await topology?.stop();
   if (dir) removeDir(dir);
 });
