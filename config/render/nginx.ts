@@ -100,9 +100,13 @@ export function renderNginxConf(spec: StackSpec): string {
     '    # Round robin. An instance that fails (connection error or timeout) is skipped for 5 s. A 503 from',
     "    # the API (Redis failing over) does not count: it is the API's answer, and both instances give it.",
     ...upstreamServers,
-    `    keepalive ${g.upstreamKeepalive};`,
-    "    # Shorter than Node's 5 s server keep-alive timeout, so nginx never reuses a connection the API closes.",
-    '    keepalive_timeout 4s;',
+    ...(g.upstreamKeepalive > 0
+      ? [
+          `    keepalive ${g.upstreamKeepalive};`,
+          "    # Shorter than Node's 5 s server keep-alive timeout, so nginx never reuses a connection the API closes.",
+          '    keepalive_timeout 4s;',
+        ]
+      : ['    # upstreamKeepalive 0: a new connection per request.']),
     '  }',
     '',
     '  server {',
@@ -113,7 +117,8 @@ export function renderNginxConf(spec: StackSpec): string {
     '    error_page 502 504 = @unavailable;',
     '',
     '    location / {',
-    `      limit_req zone=evergreen_per_client burst=${g.rateLimit.burst} nodelay;`,
+    // nginx refuses `burst=0`; no burst is its default.
+    `      limit_req zone=evergreen_per_client${g.rateLimit.burst > 0 ? ` burst=${g.rateLimit.burst} nodelay` : ''};`,
     '      proxy_pass http://evergreen_api;',
     '      proxy_http_version 1.1;',
     '      proxy_set_header Connection "";',

@@ -121,12 +121,34 @@ beforeAll(() => {
 
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
+const TUNED: StackOverrides = {
+  api: { instances: 5 },
+  gateway: {
+    upstreamKeepalive: 0,
+    workerProcesses: 2,
+    workerConnections: 256,
+    retries: 1,
+    connectTimeout: '500ms',
+    readTimeout: '1m',
+    clientMaxBodySize: '1m',
+    rateLimit: { rate: '30r/m', burst: 0, zoneSize: '1m' },
+  },
+};
+
 describe('nginx -t accepts the rendered file of every target', () => {
-  it.each<StackTarget>(['docker', 'loopback', 'kubernetes'])('%s', async (target) => {
-    const dir = join(workDir, `t-${target}`);
+  it.each<[string, StackTarget, StackOverrides]>([
+    ['docker', 'docker', {}],
+    ['loopback', 'loopback', {}],
+    ['kubernetes', 'kubernetes', {}],
+    ['docker, every gateway setting changed', 'docker', TUNED],
+  ])('%s', async (label, target, overrides) => {
+    const dir = join(workDir, `t-${label.replace(/\W+/g, '-')}`);
     mkdirSync(dir, { recursive: true });
     // Paths moved into the test directory (the deployed /tmp is not ours to write to here).
-    const spec = defineStack({ gateway: { runDir: dir }, loopback: { workDir: dir } }, target);
+    const spec = defineStack(
+      { ...overrides, gateway: { ...overrides.gateway, runDir: dir }, loopback: { workDir: dir } },
+      target,
+    );
     let content = renderNginxConf(spec);
     // The Kubernetes upstream is the API Service's DNS name, which only resolves inside a cluster.
     if (target === 'kubernetes') content = content.replaceAll(spec.gateway.upstreams[0]?.host as string, '127.0.0.1');

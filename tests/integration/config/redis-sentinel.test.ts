@@ -209,6 +209,55 @@ describe('redis.conf, run by redis-server', () => {
   });
 });
 
+describe('a redis.conf with every Redis setting changed', () => {
+  it('is accepted by redis-server and takes effect', async () => {
+    const dir = join(workDir, 'tuned');
+    const tuned = defineStack(
+      {
+        ports: { 'redis-0': await freePort() },
+        loopback: { workDir: dir },
+        redis: {
+          replicas: 1,
+          savePoints: [],
+          appendfsync: 'always',
+          maxmemory: '64mb',
+          maxmemoryPolicy: 'volatile-lru',
+          minReplicasToWrite: 0,
+          minReplicasMaxLagSeconds: 3,
+          masterName: 'shop.main',
+        },
+      },
+      'loopback',
+    );
+    const node = tuned.redis.initialMaster;
+    mkdirSync(node.dataDir, { recursive: true });
+    const conf = join(dir, 'redis.conf');
+    writeFileSync(conf, renderRedisConf(tuned, secrets, node), { mode: 0o600 });
+    const redis = await startProcess({
+      name: 'redis-tuned',
+      command: 'redis-server',
+      args: [conf],
+      logFile: join(dir, 'redis.log'),
+      ready: async () => (await redisCall(node, admin, 'PING').catch(() => '')) === 'PONG',
+    });
+    try {
+      const config = pairsToRecord(await redisCall(node, admin, 'CONFIG', 'GET', '*'));
+      expect(config).toMatchObject({
+        save: '',
+        appendfsync: 'always',
+        maxmemory: String(64 * 1024 * 1024),
+        'maxmemory-policy': 'volatile-lru',
+        'min-replicas-to-write': '0',
+        'min-replicas-max-lag': '3',
+      });
+      // With min-replicas-to-write 0, a lone master accepts writes.
+      expect(await attempt(node, 'api', 'SET', 'k', 'v')).toBe('"OK"');
+    } finally {
+      await redis.stop();
+    }
+  });
+});
+
 describe('sentinel.conf, run by redis-sentinel', () => {
   beforeAll(async () => {
     for (const sentinel of spec.sentinel.instances) await startSentinel(sentinel);

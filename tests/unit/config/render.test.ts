@@ -131,6 +131,13 @@ describe('nginx.conf', () => {
     expect(lines.join('\n')).not.toContain('non_idempotent');
   });
 
+  it('keeps upstream connections alive below the API\'s own idle timeout, or not at all', () => {
+    const kept = directives(renderNginxConf(defineStack()));
+    expect(kept).toEqual(expect.arrayContaining(['keepalive 32;', 'keepalive_timeout 4s;']));
+    const none = directives(renderNginxConf(defineStack({ gateway: { upstreamKeepalive: 0 } })));
+    expect(none.some((l) => l.startsWith('keepalive '))).toBe(false);
+  });
+
   it('uses the API Service on Kubernetes and listens on loopback only for the loopback target', () => {
     const k8s = directives(renderNginxConf(defineStack({}, 'kubernetes')));
     expect(k8s.filter((l) => /^server \S+:\d+/.test(l))).toEqual(['server api.evergreen.svc.cluster.local:8080 max_fails=1 fail_timeout=5s;']);
