@@ -22,6 +22,17 @@ export function rateSteps(steps: readonly StepResult[], limits: readonly StepRes
   }));
 }
 
+/**
+ * CPU milliseconds the API instances spent per completed request (all `api-*` roles together): how much
+ * work a request costs, which — unlike throughput on a shared machine — hardly depends on what else runs.
+ */
+export function apiCpuMsPerRequest(step: Pick<StepResult, 'cpuPercent' | 'durationMs' | 'completed'>): number | null {
+  const shares = Object.entries(step.cpuPercent).filter(([role]) => role.startsWith('api-')).map(([, v]) => v);
+  if (shares.length === 0 || shares.some((v) => v === null) || step.completed <= 0) return null;
+  const cores = (shares as number[]).reduce((a, b) => a + b, 0) / 100;
+  return (cores * step.durationMs) / step.completed;
+}
+
 /** The targets of issue 7, for purchases through nginx at `connections` (32). */
 export const TARGETS = { connections: 32, minDataTierRatio: 0.1, maxP99Ms: 15, maxErrors: 0 } as const;
 
@@ -114,6 +125,7 @@ export function renderStepsTable(steps: readonly RatedStep[]): string {
     ...LATENCY_HEADER,
     'errors',
     ...TABLE_CPU.map(([, h]) => h),
+    'api ms/req',
     '÷script',
     '÷purchase',
     '÷proxy',
@@ -124,6 +136,7 @@ export function renderStepsTable(steps: readonly RatedStep[]): string {
     ...latencyCells(s),
     formatErrors(s),
     ...cpuCells(s),
+    fmt(apiCpuMsPerRequest(s), 3),
     fmt(s.ratios.dataScript, 3),
     fmt(s.ratios.dataPurchase, 3),
     fmt(s.ratios.proxy, 3),

@@ -1,5 +1,6 @@
 import type { StepResult } from '../../../scripts/bench/model';
 import {
+  apiCpuMsPerRequest,
   evaluateTargets,
   formatErrors,
   layoutTable,
@@ -84,6 +85,19 @@ describe('evaluateTargets', () => {
   });
 });
 
+describe('apiCpuMsPerRequest', () => {
+  it('adds the API instances’ cores and spreads them over the completed requests', () => {
+    // 0.5 + 0.48 cores for 1 s over 4000 requests = 0.245 ms each
+    expect(apiCpuMsPerRequest({ cpuPercent: { 'api-0': 50, 'api-1': 48, nginx: 90 }, durationMs: 1000, completed: 4000 })).toBeCloseTo(0.245, 6);
+  });
+
+  it('is unknown when an instance was not measured or nothing completed', () => {
+    expect(apiCpuMsPerRequest({ cpuPercent: { 'api-0': 50, 'api-1': null }, durationMs: 1000, completed: 10 })).toBeNull();
+    expect(apiCpuMsPerRequest({ cpuPercent: { 'api-0': 50 }, durationMs: 1000, completed: 0 })).toBeNull();
+    expect(apiCpuMsPerRequest({ cpuPercent: { nginx: 50 }, durationMs: 1000, completed: 10 })).toBeNull();
+  });
+});
+
 describe('tables', () => {
   it('pads columns to the widest cell, names left-aligned and numbers right-aligned', () => {
     expect(layoutTable(['name', 'n'], [['a', '1'], ['longer', '100']])).toBe(
@@ -102,8 +116,8 @@ describe('tables', () => {
       limits,
     );
     const [header, , row] = renderStepsTable(rated).split('\n');
-    expect(header).toMatch(/^scenario\s+conns\s+req\/s\s+p50 ms\s+p99 ms\s+p99\.9 ms\s+errors\s+nginx%\s+api0%\s+api1%\s+redis%\s+gen%\s+÷script\s+÷purchase\s+÷proxy$/);
-    expect(row?.split(/\s{2,}/)).toEqual(['purchase (409:7)', '32', '4000', '1.00', '2.00', '3.00', '0', '10', '50', '48', '5', '30', '0.100', '0.500', '0.200']);
+    expect(header).toMatch(/^scenario\s+conns\s+req\/s\s+p50 ms\s+p99 ms\s+p99\.9 ms\s+errors\s+nginx%\s+api0%\s+api1%\s+redis%\s+gen%\s+api ms\/req\s+÷script\s+÷purchase\s+÷proxy$/);
+    expect(row?.split(/\s{2,}/)).toEqual(['purchase (409:7)', '32', '4000', '1.00', '2.00', '3.00', '0', '10', '50', '48', '5', '30', '0.245', '0.100', '0.500', '0.200']);
   });
 
   it('shows "-" for what a limit did not measure (redis-benchmark has no p99.9)', () => {
