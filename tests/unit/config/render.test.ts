@@ -198,3 +198,32 @@ describe('renderAll', () => {
     }
   });
 });
+
+describe('the loopback files are the deployed files, changed only in addresses, ports and paths', () => {
+  // Same ports on both targets, so only addresses and paths may differ.
+  const ports = Object.fromEntries(
+    defineStack({}, 'loopback').instances.map((i) => [i.name, i.port] as const),
+  ) as Record<string, number>;
+  ports['gateway-status'] = 8081;
+  const docker = defineStack({ ports });
+  const loopback = defineStack({ ports, loopback: { workDir: '/w' } }, 'loopback');
+  /** Directives with every Docker address made 127.0.0.1, minus the ones allowed to differ. */
+  const comparable = (text: string, spec: typeof docker) => {
+    let out = text;
+    for (const i of spec.instances) if (i.address) out = out.replaceAll(i.address, '127.0.0.1');
+    return directives(out).filter(
+      (l) => !/^(bind|dir|listen|allow|pid|\w+_temp_path|sentinel announce-ip|replica-announce-ip) /.test(l),
+    );
+  };
+
+  it.each([
+    ['redis.conf (replica)', (s: typeof docker) => renderRedisConf(s, secrets, s.redis.nodes[1] as RedisNode)],
+    ['sentinel.conf', (s: typeof docker) => renderSentinelConf(s, secrets, s.sentinel.instances[2] as SentinelInstance)],
+    ['nginx.conf', (s: typeof docker) => renderNginxConf(s)],
+  ])('%s', (_name, render) => {
+    const a = comparable(render(docker), docker);
+    const b = comparable(render(loopback), loopback);
+    expect(b).toEqual(a);
+    expect(a.length).toBeGreaterThan(15);
+  });
+});
