@@ -100,20 +100,27 @@ interface GridPos {
   y: number;
 }
 
-const PANEL_HEIGHT = 8;
+/** Rows of graphs and tables are 8 grid units high, rows of stats 4. */
+function panelHeight(panel: PanelSpec): number {
+  return panel.type === 'stat' ? 4 : 8;
+}
 
+/** Left to right, wrapping to a new row (as high as its tallest panel) when 24 columns are used up. */
 function layout(panels: readonly PanelSpec[]): GridPos[] {
   let x = 0;
   let y = 0;
+  let rowHeight = 0;
   return panels.map((panel) => {
     const w = panel.width ?? 12;
-    const h = panel.type === 'stat' ? 4 : PANEL_HEIGHT;
+    const h = panelHeight(panel);
     if (x + w > 24) {
       x = 0;
-      y += PANEL_HEIGHT;
+      y += rowHeight;
+      rowHeight = 0;
     }
     const pos = { h, w, x, y };
     x += w;
+    rowHeight = Math.max(rowHeight, h);
     return pos;
   });
 }
@@ -312,20 +319,32 @@ export function redisDashboard(): DashboardSpec {
     title: 'Evergreen Stores / Redis & Sentinel',
     description: 'Which node is master, replication, memory, load and failovers.',
     panels: [
-      { title: 'Masters', type: 'stat', width: 6, description: 'Must be exactly 1.', queries: [{ expr: `count(${master})` }] },
+      { title: 'Masters', type: 'stat', width: 4, description: 'Must be exactly 1.', queries: [{ expr: `count(${master})` }] },
       {
         title: 'Replicas connected to the master',
         type: 'stat',
-        width: 6,
+        width: 5,
         queries: [{ expr: `sum(redis_connected_slaves{job="${redis}"} and on (instance) ${master})` }],
       },
-      { title: 'Sentinels up', type: 'stat', width: 6, queries: [{ expr: `sum(redis_up{job="${sentinel}"})` }] },
+      { title: 'Sentinels up', type: 'stat', width: 5, queries: [{ expr: `sum(redis_up{job="${sentinel}"})` }] },
       {
         title: 'Failovers in range (seen by the API)',
         type: 'stat',
-        width: 6,
+        width: 5,
         description: 'Master changes seen by the API instances in the selected time range (the most any instance saw).',
         queries: [{ expr: `max(increase(evergreen_redis_failovers_total{job="${api}"}[$__range]))` }],
+      },
+      {
+        title: 'Distinct masters in range (Sentinels)',
+        type: 'stat',
+        width: 5,
+        description: 'Distinct master addresses the Sentinels reported in the selected range; more than 1 means a failover happened.',
+        queries: [
+          {
+            expr: `count(count by (master_address) (count_over_time(redis_sentinel_master_status{job="${sentinel}"}[$__range])))`,
+            legend: 'distinct masters',
+          },
+        ],
       },
       {
         title: 'Role per node',
@@ -344,17 +363,6 @@ export function redisDashboard(): DashboardSpec {
         queries: [
           { expr: `redis_up{job="${redis}"}`, legend: '{{instance}}' },
           { expr: `redis_up{job="${sentinel}"}`, legend: '{{instance}}' },
-        ],
-      },
-      {
-        title: 'Master changes per Sentinel view',
-        type: 'timeseries',
-        description: 'Distinct master addresses the Sentinels reported in the range; more than 1 means a failover happened.',
-        queries: [
-          {
-            expr: `count(count by (master_address) (count_over_time(redis_sentinel_master_status{job="${sentinel}"}[$__range])))`,
-            legend: 'distinct masters',
-          },
         ],
       },
       {

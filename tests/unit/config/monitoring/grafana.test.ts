@@ -15,7 +15,7 @@ interface Panel {
   type: string;
   datasource: { type: string; uid: string };
   gridPos: { h: number; w: number; x: number; y: number };
-  targets: { refId: string; expr: string; datasource: { uid: string } }[];
+  targets: { refId: string; expr: string; datasource: { uid: string }; instant?: boolean; format?: string }[];
 }
 interface Dashboard {
   uid: string;
@@ -130,6 +130,15 @@ describe('Grafana provisioning', () => {
     ]) {
       expect(used).toContain(name);
     }
+  });
+
+  it('shows each node\'s role, and the master each Sentinel points at, as tables of the current values', () => {
+    const tables = dashboard('evergreen-redis').panels.filter((p) => p.type === 'table');
+    expect(tables.map((p) => p.targets.map((t) => t.expr))).toEqual([
+      ['redis_instance_info{job="redis"}'],
+      ['redis_sentinel_master_status{job="sentinel"}'],
+    ]);
+    for (const t of tables.flatMap((p) => p.targets)) expect(t).toMatchObject({ instant: true, format: 'table' });
   });
 
   it('shows nginx from its exporter', () => {
