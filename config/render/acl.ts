@@ -77,8 +77,11 @@ export const SENTINEL_USER_RULES: Readonly<Partial<Record<RedisUser, string>>> =
 };
 
 /** The default user, off: a client that does not authenticate as a named user can do nothing.
- * `resetpass` also clears its `nopass` flag, which would otherwise keep protected mode in play. */
-export const DEFAULT_USER_LINE = 'user default off resetpass resetkeys resetchannels -@all';
+ * `resetpass` also clears its `nopass` flag, which would otherwise keep protected mode in play.
+ * It keeps every permission all the same: Redis replays the AOF as the default user and re-checks
+ * ACLs at each EXEC (redis/redis#14541, fixed only after 7.4), so with `-@all` every transaction in
+ * the AOF (every Lua-script write is one) is silently dropped on restart. Off, nobody can be it. */
+export const DEFAULT_USER_LINE = 'user default off resetpass ~* &* +@all';
 
 /** `user <name> on ><password> <rules>` lines for the given rule table. */
 export function aclUserLines(rules: Readonly<Partial<Record<RedisUser, string>>>, secrets: StackSecrets): string[] {

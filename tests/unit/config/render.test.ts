@@ -44,7 +44,7 @@ describe('redis.conf', () => {
 
   it('turns the default user off and gives every ACL user its password from the secrets', () => {
     const lines = directives(renderRedisConf(spec, secrets, master));
-    expect(lines).toContain('user default off resetpass resetkeys resetchannels -@all');
+    expect(lines).toContain('user default off resetpass ~* &* +@all');
     for (const user of REDIS_USERS) {
       const line = lines.find((l) => l.startsWith(`user ${user} `));
       expect(line).toContain(`>${secrets.redisPasswords[user]} `);
@@ -80,7 +80,7 @@ describe('sentinel.conf', () => {
         'sentinel failover-timeout evergreen 20000',
         'sentinel announce-ip 172.20.0.81',
         'sentinel sentinel-user sentinel',
-        'user default off resetpass resetkeys resetchannels -@all',
+        'user default off resetpass ~* &* +@all',
       ]),
     );
     expect(lines.some((l) => l.startsWith('user api on'))).toBe(true);
