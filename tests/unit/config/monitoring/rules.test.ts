@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { defineStack, type StackOverrides } from '../../../../config';
 import { JOBS } from '../../../../config/render/monitoring-model';
@@ -87,5 +89,11 @@ describe('renderAlertRules', () => {
       expect(cases.fires.input.length).toBeGreaterThan(0);
       expect(cases.silent.input.length).toBeGreaterThan(0);
     }
+  });
+
+  it('has a row in docs/monitoring.md for every alert, saying what to do', () => {
+    const docs = readFileSync(join(__dirname, '../../../../docs/monitoring.md'), 'utf8');
+    const documented = [...docs.matchAll(/^\| (\w+) \| (critical|warning) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
+    expect(documented.sort()).toEqual(rules.map((r) => `${r.alert} ${r.labels.severity}`).sort());
   });
 });
