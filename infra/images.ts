@@ -23,8 +23,13 @@ export interface ImageUser {
 export interface ImageFacts {
   /** The image this describes (the model's default), for the reader. */
   readonly describes: string;
-  /** The executable the container runs (its entrypoint), absolute. */
+  /** The service's executable, absolute. */
   readonly binary: string;
+  /**
+   * The POSIX shell a start-up script runs with, where the program runs one (Redis and Sentinel:
+   * infra/k8s/scripts/redis-start.sh, which also needs awk, sed, grep, tr and timeout on PATH).
+   */
+  readonly shell?: string;
   /** Where the program puts its configuration files, in the container. */
   readonly configDir: string;
   /** Where the service keeps data that lives on a named volume (undefined: nothing persistent). */
@@ -75,25 +80,28 @@ export const IMAGE_FACTS: Readonly<Record<ServiceKind, ImageFacts>> = {
   redis: {
     describes: 'redis:7.4.2-alpine',
     binary: '/usr/local/bin/redis-server',
-    // redis.conf lives on the data volume: Sentinel makes Redis rewrite it (CONFIG REWRITE) on a
-    // failover, and the rewritten role must survive a restart of the container.
+    shell: '/bin/sh',
+    // The live redis.conf lives on the data volume (written at start by redis-start.sh from the uploaded
+    // template): Sentinel makes Redis rewrite it (CONFIG REWRITE) on a failover.
     configDir: '/data',
     dataDir: '/data',
     user: REDIS_USER,
     // redis-cli PING as the read-only `exporter` ACL user, password from REDISCLI_AUTH; `-e` makes an
     // error reply (NOAUTH, LOADING…) a failed check, which plain redis-cli would not.
     healthTool: '/usr/local/bin/redis-cli',
-    tools: ['/usr/local/bin/redis-server', '/usr/local/bin/redis-cli'],
+    tools: ['/bin/sh', '/usr/local/bin/redis-server', '/usr/local/bin/redis-cli'],
   },
   sentinel: {
     describes: 'redis:7.4.2-alpine',
-    binary: '/usr/local/bin/redis-sentinel',
+    // redis-start.sh runs redis-server with --sentinel (what redis-sentinel is a link to).
+    binary: '/usr/local/bin/redis-server',
+    shell: '/bin/sh',
     // Sentinel rewrites its own file and needs its directory writable.
     configDir: '/data',
     dataDir: '/data',
     user: REDIS_USER,
     healthTool: '/usr/local/bin/redis-cli',
-    tools: ['/usr/local/bin/redis-sentinel', '/usr/local/bin/redis-cli'],
+    tools: ['/bin/sh', '/usr/local/bin/redis-server', '/usr/local/bin/redis-cli'],
   },
   // The exporters' official images are `FROM scratch`: the binary and CA certificates, nothing to run a
   // health check with (redis_exporter's `-alpine` variant has busybox wget at /usr/bin/wget).

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 
@@ -17,6 +20,17 @@ export interface RedisTierArgs {
   readonly log: LogRotation;
 }
 
+/**
+ * The start-up script the Kubernetes pods run too (infra/k8s/scripts/redis-start.sh): before starting
+ * redis-server or redis-sentinel it asks the Sentinels (else the other nodes) which node is the
+ * master and writes the role into the config it starts with. A replaced container (a changed file)
+ * therefore rejoins in the role the stack has now, not the one of the first start.
+ */
+export const START_SCRIPT_SOURCE = path.resolve(__dirname, '..', 'k8s', 'scripts', 'redis-start.sh');
+/** Where the script and the rendered config (its template) are uploaded. */
+export const START_DIR = '/usr/local/etc/evergreen';
+const START_SCRIPT = `${START_DIR}/redis-start.sh`;
+
 /** redis-cli PING as the read-only `exporter` user (password in REDISCLI_AUTH); `-e`: an error reply fails. */
 export function redisHealthCheck(port: number): string[] {
   const cli = IMAGE_FACTS.redis.healthTool as string;
@@ -26,11 +40,12 @@ export function redisHealthCheck(port: number): string[] {
 /**
  * Redis: the master, its replicas and the Sentinels that watch them.
  *
- * Each Redis node keeps its RDB and AOF on a named volume, and its redis.conf there too: on a failover
- * Sentinel has the nodes rewrite their config (REPLICAOF + CONFIG REWRITE), and the rewritten role must
- * survive a restart of the container. Each Sentinel likewise rewrites its sentinel.conf in its data
- * directory. The uploaded files are the renderers' seed; re-creating a container (a changed file)
- * uploads the seed again.
+ * Each Redis node keeps its RDB and AOF on a named volume, and its live redis.conf there too: on a
+ * failover Sentinel has the nodes rewrite their config (REPLICAOF + CONFIG REWRITE), and the rewritten
+ * role must survive a restart of the container. Each Sentinel likewise rewrites its sentinel.conf in
+ * its data directory. The rendered files are uploaded as templates; at every start redis-start.sh
+ * (shared with the Kubernetes pods) writes the live file from the template and the role the
+ * Sentinels name, so a re-created container (a changed file) rejoins as what the stack has now.
  */
 export class RedisTier extends pulumi.ComponentResource {
   public readonly nodes: docker.Container[];
@@ -41,24 +56,57 @@ export class RedisTier extends pulumi.ComponentResource {
     super('evergreen:redis:RedisTier', name, {}, opts);
     const { spec, files } = args;
     const image = pulledImage(`${name}-image`, spec.images.redis, this);
-    const healthAuth = { REDISCLI_AUTH: args.secrets.apply((s) => s.redisPasswords.exporter) };
+
+    const script = readFileSync(START_SCRIPT_SOURCE, 'utf8');
+    const scriptFile = { path: 'redis-start.sh', service: 'redis', containsSecret: false, content: script, shape: script };
+    const redisFacts = IMAGE_FACTS.redis;
+    const sentinelFacts = IMAGE_FACTS.sentinel;
+    // What redis-start.sh needs to find the master (it asks as the `api` user: SENTINEL
+    // GET-MASTER-ADDR-BY-NAME on the Sentinels, INFO on the nodes; no more than that).
+    const discovery = {
+      REDIS_MASTER_NAME: spec.redis.masterName,
+      SENTINEL_ADDRESSES: spec.sentinel.sentinelList,
+      REDIS_ADDRESSES: spec.redis.nodes.map((n) => n.hostPort).join(','),
+      REDIS_BOOTSTRAP_MASTER_HOST: spec.redis.initialMaster.host,
+      REDIS_BOOTSTRAP_MASTER_PORT: String(spec.redis.initialMaster.port),
+      REDIS_QUERY_USER: 'api',
+      REDIS_CLI: redisFacts.healthTool as string,
+      REDIS_SERVER: redisFacts.binary,
+    };
+    const secretEnv = {
+      // redis-cli of the health check authenticates with REDISCLI_AUTH (as `exporter`).
+      REDISCLI_AUTH: args.secrets.apply((s) => s.redisPasswords.exporter),
+      REDIS_QUERY_PASSWORD: args.secrets.apply((s) => s.redisPasswords.api),
+    };
 
     this.volumes = [];
     this.nodes = spec.redis.nodes.map((node) => {
       const volume = dataVolume(`${name}-${node.name}-data`, spec, node, this);
       this.volumes.push(volume);
-      const confPath = `${node.dataDir}/redis.conf`;
+      const template = `${START_DIR}/redis.conf`;
       return serviceContainer(
         `${name}-${node.name}`,
         {
           spec,
           instance: node,
-          facts: IMAGE_FACTS.redis,
+          facts: redisFacts,
           image: image.imageId,
           networkName: args.networkName,
-          args: [confPath],
-          files: [{ path: confPath, file: files.get(`redis/${node.name}.conf`) }],
-          secretEnv: healthAuth,
+          entrypoint: redisFacts.shell,
+          args: [START_SCRIPT, 'redis'],
+          files: [
+            { path: START_SCRIPT, file: scriptFile },
+            { path: template, file: files.get(`redis/${node.name}.conf`) },
+          ],
+          env: {
+            ...discovery,
+            REDIS_CONFIG_TEMPLATE: template,
+            // On the data volume: Sentinel has the node rewrite it on a failover (CONFIG REWRITE).
+            REDIS_CONFIG_FILE: `${node.dataDir}/redis.conf`,
+            REDIS_ANNOUNCE_HOST: node.host,
+            REDIS_PORT: String(node.port),
+          },
+          secretEnv,
           healthcheck: redisHealthCheck(node.port),
           memoryMb: args.memoryMb.redis,
           log: args.log,
@@ -69,18 +117,30 @@ export class RedisTier extends pulumi.ComponentResource {
     });
 
     this.sentinels = spec.sentinel.instances.map((sentinel) => {
-      const confPath = sentinelConfPath(sentinel);
+      const template = `${START_DIR}/sentinel.conf`;
       return serviceContainer(
         `${name}-${sentinel.name}`,
         {
           spec,
           instance: sentinel,
-          facts: IMAGE_FACTS.sentinel,
+          facts: sentinelFacts,
           image: image.imageId,
           networkName: args.networkName,
-          args: [confPath],
-          files: [{ path: confPath, file: files.get(`sentinel/${sentinel.name}.conf`) }],
-          secretEnv: healthAuth,
+          entrypoint: sentinelFacts.shell,
+          args: [START_SCRIPT, 'sentinel'],
+          files: [
+            { path: START_SCRIPT, file: scriptFile },
+            { path: template, file: files.get(`sentinel/${sentinel.name}.conf`) },
+          ],
+          env: {
+            ...discovery,
+            SENTINEL_CONFIG_TEMPLATE: template,
+            // Sentinel rewrites its own file: in its (writable) data directory.
+            SENTINEL_CONFIG_FILE: sentinelConfPath(sentinel),
+            SENTINEL_ANNOUNCE_HOST: sentinel.host,
+            SENTINEL_PORT: String(sentinel.port),
+          },
+          secretEnv,
           healthcheck: redisHealthCheck(sentinel.port),
           memoryMb: args.memoryMb.sentinel,
           log: args.log,

@@ -43,7 +43,9 @@ export interface ServiceContainerArgs {
   readonly image: pulumi.Input<string>;
   /** Name of the stack network (an Output of the Network, so the container depends on it). */
   readonly networkName: pulumi.Input<string>;
-  /** Arguments after the binary (facts.binary is the entrypoint). */
+  /** What the container runs. @default facts.binary */
+  readonly entrypoint?: string;
+  /** Its arguments. */
   readonly args: readonly string[];
   readonly files?: readonly ContainerFile[];
   /** Plain environment. */
@@ -123,13 +125,16 @@ export function serviceContainer(
 
   if (instance.address === undefined) throw new Error(`${instance.name} has no fixed address (not a docker spec?)`);
 
+  // A replacement must remove the old container first: its name and its address are fixed, so the
+  // new one could not be created beside it.
+  const options: pulumi.CustomResourceOptions = { ...opts, deleteBeforeReplace: true };
   return new docker.Container(
     name,
     {
       name: instance.containerName,
       hostname: instance.name,
       image: args.image,
-      entrypoints: [facts.binary],
+      entrypoints: [args.entrypoint ?? facts.binary],
       command: [...args.args],
       user: userSpec(facts.user),
       envs,
@@ -160,6 +165,6 @@ export function serviceContainer(
           }
         : { wait: false }),
     },
-    opts,
+    options,
   );
 }

@@ -25,6 +25,7 @@ export function dataVolume(name: string, spec: StackSpec, instance: ServiceInsta
         { label: LABELS.instance, value: instance.name },
       ],
     },
-    { parent },
+    // Its name is fixed: a replacement (which loses the data anyway) must delete the old one first.
+    { parent, deleteBeforeReplace: true },
   );
 }

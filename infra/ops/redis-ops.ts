@@ -7,8 +7,9 @@
  * `redis-cli` is run inside them (docker exec; the password travels in the exec's environment,
  * REDISCLI_AUTH, never in argv), files are read and written with the Docker archive API. What this
  * needs to know about the stack is read from the containers themselves: they are found by their
- * labels (`evergreen.stack`, `evergreen.service`), each one's config file is its command's argument,
- * and the `admin` ACL user's password is read from that file (or taken from REDIS_ADMIN_PASSWORD).
+ * labels (`evergreen.stack`, `evergreen.service`), each one's rendered config file is named in its
+ * environment, and the `admin` ACL user's password is read from that file (or taken from
+ * REDIS_ADMIN_PASSWORD).
  */
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -42,7 +43,12 @@ export interface StackContainer {
   readonly addresses: readonly string[];
   /** The container's user (`uid:gid`). */
   readonly user: string;
-  /** The config file it was started with (first argument of its command). */
+  /**
+   * The config file to read facts from: the rendered template redis-start.sh was given
+   * (REDIS_CONFIG_TEMPLATE / SENTINEL_CONFIG_TEMPLATE: never rewritten, so its ACL passwords are
+   * still in clear, where a live file rewritten by CONFIG REWRITE holds only their hashes), else the
+   * first argument of its command.
+   */
   readonly configFile: string | undefined;
 }
 
@@ -56,6 +62,9 @@ export async function stackContainers(docker: Docker, stack: string, service: st
   for (const info of list) {
     const container = docker.getContainer(info.Id);
     const inspect = await container.inspect();
+    const env = new Map(
+      (inspect.Config.Env ?? []).map((e) => [e.slice(0, Math.max(0, e.indexOf('='))), e.slice(e.indexOf('=') + 1)]),
+    );
     out.push({
       container,
       name: inspect.Name.replace(/^\//, ''),
@@ -64,7 +73,7 @@ export async function stackContainers(docker: Docker, stack: string, service: st
       running: inspect.State.Running,
       addresses: Object.values(inspect.NetworkSettings.Networks ?? {}).map((n) => n.IPAddress),
       user: inspect.Config.User,
-      configFile: inspect.Config.Cmd?.[0],
+      configFile: env.get('REDIS_CONFIG_TEMPLATE') ?? env.get('SENTINEL_CONFIG_TEMPLATE') ?? inspect.Config.Cmd?.[0],
     });
   }
   return out.sort((a, b) => a.instance.localeCompare(b.instance));

@@ -41,7 +41,7 @@ describe('counts follow the settings', () => {
     const program = await recordProgram({ redisReplicas: '1', sentinels: '5', sentinelQuorum: '3', redisMinReplicasToWrite: '1' });
     const count = (service: string) => containers(program).filter((c) => label(c, 'evergreen.service') === service).length;
     expect([count('redis'), count('sentinel'), count('redis-exporter'), count('sentinel-exporter')]).toEqual([2, 5, 2, 5]);
-    const sentinelConf = inputsOf(containerOf(program, 'sentinel-4')).uploads[0]?.content ?? '';
+    const sentinelConf = inputsOf(containerOf(program, 'sentinel-4')).uploads.find((u) => u.file.endsWith('/sentinel.conf'))?.content ?? '';
     expect(sentinelConf).toContain('sentinel monitor evergreen 172.20.0.60 6379 3');
     expect(resourcesOfType(program, CONTAINER_TYPE)).toHaveLength(1 + 2 + 2 + 5 + 2 + 5 + 1 + 3);
   }, 90_000);

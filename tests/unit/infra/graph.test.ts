@@ -3,7 +3,10 @@
  * Pulumi's mocks): every container's settings, addresses, images, uploads, secrets and exposure.
  */
 import { defineStack, isHostInSubnet, renderAll, type StackSpec } from '../../../config';
+import { readFileSync } from 'node:fs';
+
 import { API_MAIN, apiContentHash, REPO_ROOT } from '../../../infra/components/api-tier';
+import { START_SCRIPT_SOURCE } from '../../../infra/components/redis-tier';
 import { IMAGE_FACTS } from '../../../infra/images';
 import {
   NETWORK_TYPE,
@@ -118,16 +121,34 @@ describe('the default stack', () => {
     expect(inputsOf(containerOf(program, 'api-0')).memory).toBe(256);
   });
 
-  test("runs each service's binary by its absolute path, as infra/images.ts records it", () => {
+  test("runs each service's binary (or start-up shell) by its absolute path, as infra/images.ts records it", () => {
     for (const c of containers(program)) {
       const service = label(c, 'evergreen.service') as keyof typeof IMAGE_FACTS;
       const facts = IMAGE_FACTS[service];
-      expect(inputsOf(c).entrypoints).toEqual([facts.binary]);
-      expect(facts.binary.startsWith('/')).toBe(true);
-      expect(facts.tools).toContain(facts.binary);
+      const [entrypoint, ...rest] = inputsOf(c).entrypoints;
+      expect(rest).toEqual([]);
+      expect(entrypoint).toBe(facts.shell ?? facts.binary);
+      expect(entrypoint?.startsWith('/')).toBe(true);
+      expect(facts.tools).toEqual(expect.arrayContaining([facts.binary, ...(facts.shell ? [facts.shell] : [])]));
     }
-    expect(inputsOf(containerOf(program, 'redis-1')).command).toEqual(['/data/redis.conf']);
-    expect(inputsOf(containerOf(program, 'sentinel-0')).command).toEqual(['/data/sentinel.conf']);
+    // Redis and Sentinel start through redis-start.sh (shared with Kubernetes), which finds the role.
+    const redis1 = inputsOf(containerOf(program, 'redis-1'));
+    expect(redis1.command).toEqual(['/usr/local/etc/evergreen/redis-start.sh', 'redis']);
+    expect(redis1.envs).toEqual(
+      expect.arrayContaining([
+        'REDIS_CONFIG_TEMPLATE=/usr/local/etc/evergreen/redis.conf',
+        'REDIS_CONFIG_FILE=/data/redis.conf',
+        'REDIS_ANNOUNCE_HOST=172.20.0.61',
+        'REDIS_BOOTSTRAP_MASTER_HOST=172.20.0.60',
+        'SENTINEL_ADDRESSES=172.20.0.80:26379,172.20.0.81:26379,172.20.0.82:26379',
+        'REDIS_SERVER=/usr/local/bin/redis-server',
+        'REDIS_QUERY_USER=api',
+      ]),
+    );
+    expect(inputsOf(containerOf(program, 'sentinel-0')).command).toEqual(['/usr/local/etc/evergreen/redis-start.sh', 'sentinel']);
+    expect(inputsOf(containerOf(program, 'sentinel-0')).envs).toEqual(
+      expect.arrayContaining(['SENTINEL_CONFIG_FILE=/data/sentinel.conf', 'SENTINEL_ANNOUNCE_HOST=172.20.0.80']),
+    );
     expect(inputsOf(containerOf(program, 'api-0')).command).toEqual([API_MAIN]);
     expect(inputsOf(containerOf(program, 'gateway')).command).toEqual(['-e', 'stderr', '-c', '/etc/nginx/nginx.conf', '-g', 'daemon off;']);
     expect(inputsOf(containerOf(program, 'prometheus')).command).toEqual(
@@ -200,6 +221,15 @@ describe('the default stack', () => {
     }
   });
 
+  test('replaces containers and volumes (fixed names and addresses) by deleting the old one first', () => {
+    for (const r of [...containers(program), ...resourcesOfType(program, VOLUME_TYPE)]) {
+      expect({ resource: r.name, deleteBeforeReplace: r.options.deleteBeforeReplace }).toEqual({
+        resource: r.name,
+        deleteBeforeReplace: true,
+      });
+    }
+  });
+
   test('keeps Redis, Prometheus, Alertmanager and Grafana data on named volumes', () => {
     const volumes = resourcesOfType(program, VOLUME_TYPE).map((v) => v.inputs.name as string);
     expect(volumes.sort()).toEqual(
@@ -230,15 +260,26 @@ describe('the default stack', () => {
       uploadedPaths.add(`${file.service}:${upload?.file}`);
       expect(upload?.permissions).toBe(file.containsSecret ? '0600' : '0644');
     }
-    // Nothing else is uploaded, but Grafana's admin password file.
+    // Nothing else is uploaded, but Grafana's admin password file and the Redis start-up script.
+    const script = readFileSync(START_SCRIPT_SOURCE, 'utf8');
     const allUploads = containers(program).flatMap((c) => inputsOf(c).uploads.map((u) => `${label(c, 'evergreen.instance')}:${u.file}`));
-    expect(allUploads.filter((u) => !uploadedPaths.has(u))).toEqual(['grafana:/etc/grafana/secrets/admin-password']);
+    expect(allUploads.filter((u) => !uploadedPaths.has(u)).sort()).toEqual(
+      [
+        'grafana:/etc/grafana/secrets/admin-password',
+        ...[...spec.redis.nodes, ...spec.sentinel.instances].map((i) => `${i.name}:/usr/local/etc/evergreen/redis-start.sh`),
+      ].sort(),
+    );
+    for (const instance of ['redis-0', 'sentinel-2']) {
+      const upload = inputsOf(containerOf(program, instance)).uploads.find((u) => u.file.endsWith('/redis-start.sh'));
+      expect(upload?.content).toBe(script);
+    }
     const grafana = inputsOf(containerOf(program, 'grafana'));
     expect(grafana.uploads.find((u) => u.file === '/etc/grafana/secrets/admin-password')?.content).toBe(secrets.grafanaAdminPassword);
     expect(grafana.envs).toContain('GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/grafana/secrets/admin-password');
     // Files go where the services read them, owned by the service's user.
-    expect(inputsOf(containerOf(program, 'sentinel-1')).uploads.map((u) => [u.file, u.owner, u.group])).toEqual([
-      ['/data/sentinel.conf', '999', '1000'],
+    expect(inputsOf(containerOf(program, 'sentinel-1')).uploads.map((u) => [u.file, u.owner, u.group, u.permissions])).toEqual([
+      ['/usr/local/etc/evergreen/redis-start.sh', '999', '1000', '0644'],
+      ['/usr/local/etc/evergreen/sentinel.conf', '999', '1000', '0600'],
     ]);
     expect(inputsOf(containerOf(program, 'prometheus')).uploads.map((u) => u.file).sort()).toEqual([
       '/etc/prometheus/alerts.yml',
@@ -266,13 +307,13 @@ describe('the default stack', () => {
     // Files without secrets stay readable in `pulumi preview`.
     expect(containerOf(program, 'gateway').secretPaths).toEqual([]);
     expect(containerOf(program, 'prometheus').secretPaths).toEqual([]);
-    expect(isSecretInput(containerOf(program, 'redis-0'), 'uploads[0].content')).toBe(true);
+    expect(isSecretInput(containerOf(program, 'redis-0'), 'uploads[1].content')).toBe(true);
     expect(isSecretInput(containerOf(program, 'api-0'), 'envs[0]')).toBe(true);
   });
 
   test('outputs the public URL and every container, and secrets only as Pulumi secrets', () => {
     const secrets = recordedSecrets(program);
-    expect(program.secretOutputPaths.sort()).toEqual(['apiToken', 'grafanaAdminPassword']);
+    expect([...program.secretOutputPaths].sort()).toEqual(['apiToken', 'grafanaAdminPassword']);
     expect(program.outputs.apiToken).toBe(secrets.apiTokens[0]);
     expect(program.outputs.grafanaAdminPassword).toBe(secrets.grafanaAdminPassword);
     const values = secretValues(secrets);

@@ -111,9 +111,9 @@ describe('settings', () => {
     expect(generated).not.toContain('secrets-redisAdminPassword');
     expect(generated).toContain('secrets-redisApiPassword');
     const redis = containerOf(program, 'redis-0');
-    const upload = inputsOf(redis).uploads[0];
-    expect(upload?.content).toContain(`user admin on resetpass >${admin} `);
-    expect(isSecretInput(redis, 'uploads[0].content')).toBe(true);
+    const index = inputsOf(redis).uploads.findIndex((u) => u.file.endsWith('/redis.conf'));
+    expect(inputsOf(redis).uploads[index]?.content).toContain(`user admin on resetpass >${admin} `);
+    expect(isSecretInput(redis, `uploads[${index}].content`)).toBe(true);
   }, 90_000);
 
   test('Grafana and Prometheus are published on 127.0.0.1 only, and only when configured', async () => {
