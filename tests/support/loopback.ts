@@ -486,7 +486,7 @@ class Topology implements LoopbackTopology {
       await Promise.all(group.map((p) => p.stop('SIGTERM', 10_000)));
     }
     if (this.ownsWorkDir && !keepWorkDir()) {
-      rmSync(this.workDir, { recursive: true, force: true });
+      rmSync(this.workDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
       forgetTemporaryDir(this.workDir);
     }
   }

@@ -163,12 +163,20 @@ let logCounter = 0;
 let defaultLogDir: string | undefined;
 let exitHooksInstalled = false;
 
-function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pid, signal);
     return true;
   } catch {
     return false; // ESRCH: the group is gone already
+  }
+}
+
+/** Resolves once no process of group `pgid` is left (checked every 20 ms, for at most `timeoutMs`). */
+async function groupGone(pgid: number, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && signalGroup(pgid, 0)) {
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -336,11 +344,14 @@ export async function startProcess(props: StartProcessProps): Promise<ManagedPro
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
       isRunning = false;
-      running.delete(managed);
-      // Whatever the leader left behind in its group goes too; then the reaper can forget the group.
+      // Whatever the leader left behind in its group goes too (a Redis BGSAVE child, nginx workers), and
+      // `exited` resolves only once the group is empty: then nothing writes into its directories any more.
       signalGroup(pid, 'SIGKILL');
-      tellReaper(`-pg ${pid}`);
-      resolve(code);
+      void groupGone(pid).then(() => {
+        running.delete(managed);
+        tellReaper(`-pg ${pid}`);
+        resolve(code);
+      });
     });
   });
 
