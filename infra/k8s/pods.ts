@@ -4,6 +4,7 @@
  * selector label) break stock images or hide what a pod asks for, so every container states its
  * resources, user, writable volumes and probes here explicitly.
  */
+import { createHash } from 'node:crypto';
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
@@ -195,4 +196,13 @@ export function podDisruptionBudget(
 /** Points a Service at the pods with these labels (not at cdk8s-plus' generated `cdk8s.io/metadata.addr`). */
 export function selectPods(service: kplus.Service, labels: Readonly<Record<string, string>>): void {
   for (const [key, value] of Object.entries(labels)) service.selectLabel(key, value);
+}
+
+/** Pod template annotation holding a hash of the pod's configs, so that `kubectl apply` of a changed config rolls the pods. */
+export const CONFIG_HASH_ANNOTATION = 'evergreen.dev/config-hash';
+
+export function configHash(...contents: readonly string[]): Record<string, string> {
+  const hash = createHash('sha256');
+  for (const content of contents) hash.update(content).update('\0');
+  return { [CONFIG_HASH_ANNOTATION]: hash.digest('hex').slice(0, 16) };
 }

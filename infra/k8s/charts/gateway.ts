@@ -6,6 +6,7 @@ import { renderNginxConf } from '../../../config/render';
 import { IMAGE_FACTS } from '../../images';
 import { selectorLabels, workloadLabels } from '../labels';
 import {
+  configHash,
   containerResources,
   hardenPodTemplate,
   imagePullPolicy,
@@ -49,9 +50,10 @@ export class GatewayChart extends Chart {
     const port = spec.gateway.instance.port;
     const exporterPort = spec.monitoring.nginxExporter.port;
 
+    const nginxConf = renderNginxConf(spec);
     const config = new kplus.ConfigMap(this, 'config', {
       metadata: { name: 'gateway-config', labels },
-      data: { 'nginx.conf': renderNginxConf(spec) },
+      data: { 'nginx.conf': nginxConf },
     });
     const configVolume = kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config', defaultMode: 0o444 });
     // pid file (gateway.runDir of the model) and temp files (gateway.tempDir) on writable volumes. nginx
@@ -62,7 +64,7 @@ export class GatewayChart extends Chart {
 
     const deployment = new kplus.Deployment(this, 'deployment', {
       metadata: { name: 'gateway', labels },
-      podMetadata: { labels },
+      podMetadata: { labels, annotations: configHash(nginxConf) },
       select: false,
       replicas: manifest.gatewayReplicas,
       securityContext: restrictedPod(runAs),

@@ -15,6 +15,7 @@ import { IMAGE_FACTS } from '../../images';
 import { selectorLabels, workloadLabels, type Workload } from '../labels';
 import {
   addVolumeClaimTemplate,
+  configHash,
   containerResources,
   fromSecret,
   hardenPodTemplate,
@@ -82,6 +83,7 @@ export class MonitoringChart extends Chart {
         port,
         storage: { size: manifest.storage.prometheus, path: dataDir },
         manifest,
+        configs: Object.values(config.data),
         volumes: [configVolume],
         container: {
           name: 'prometheus',
@@ -130,6 +132,7 @@ export class MonitoringChart extends Chart {
         port,
         storage: { size: manifest.storage.alertmanager, path: dataDir },
         manifest,
+        configs: [fileAt(files, 'alertmanager/alertmanager.yml').content, manifest.secrets.alertmanagerConfig ?? ''],
         volumes: [configVolume],
         container: {
           name: 'alertmanager',
@@ -199,6 +202,7 @@ export class MonitoringChart extends Chart {
         port,
         storage: { size: manifest.storage.grafana, path: dataDir },
         manifest,
+        configs: [...Object.values(provisioning.data), ...Object.values(dashboards.data)],
         volumes: [provisioningVolume, dashboardsVolume, logs, tmp],
         container: {
           name: 'grafana',
@@ -246,6 +250,8 @@ export class MonitoringChart extends Chart {
       readonly manifest: ManifestProps;
       readonly volumes: kplus.Volume[];
       readonly container: kplus.ContainerProps;
+      /** The configs the pod reads (their hash rolls the pod when they change). */
+      readonly configs: readonly string[];
     },
   ): kplus.StatefulSet {
     const { labels, runAs, port, manifest, stack } = options;
@@ -256,7 +262,7 @@ export class MonitoringChart extends Chart {
     selectPods(service, selectorLabels(stack, workload));
     const statefulSet = new kplus.StatefulSet(this, workload, {
       metadata: { name: workload, labels },
-      podMetadata: { labels },
+      podMetadata: { labels, annotations: configHash(...options.configs) },
       select: false,
       service,
       replicas: 1,

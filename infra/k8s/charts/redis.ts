@@ -10,6 +10,7 @@ import { IMAGE_FACTS } from '../../images';
 import { selectorLabels, workloadLabels, type Workload } from '../labels';
 import {
   addVolumeClaimTemplate,
+  configHash,
   containerResources,
   fromSecret,
   hardenPodTemplate,
@@ -91,13 +92,14 @@ export class RedisChart extends Chart {
     const sentinelLabels = workloadLabels(stack, 'sentinel', image);
     const exporterPort = spec.monitoring.redisExporterPort;
 
+    const configData = {
+      'redis.conf.template': redisConfTemplate(spec),
+      'sentinel.conf.template': sentinelConfTemplate(spec),
+      'redis-start.sh': readFileSync(START_SCRIPT_PATH, 'utf8'),
+    };
     const config = new kplus.ConfigMap(this, 'config', {
       metadata: { name: 'redis-config', labels: redisLabels },
-      data: {
-        'redis.conf.template': redisConfTemplate(spec),
-        'sentinel.conf.template': sentinelConfTemplate(spec),
-        'redis-start.sh': readFileSync(START_SCRIPT_PATH, 'utf8'),
-      },
+      data: configData,
     });
 
     /** Env of both kinds of pod: where the Sentinels are, who is master at first start, how to ask. */
@@ -107,6 +109,7 @@ export class RedisChart extends Chart {
       SENTINEL_ADDRESSES: kplus.EnvValue.fromValue(spec.sentinel.sentinelList),
       REDIS_BOOTSTRAP_MASTER_HOST: kplus.EnvValue.fromValue(spec.redis.initialMaster.host),
       REDIS_BOOTSTRAP_MASTER_PORT: kplus.EnvValue.fromValue(String(spec.redis.initialMaster.port)),
+      REDIS_ADDRESSES: kplus.EnvValue.fromValue(spec.redis.nodes.map((n) => n.hostPort).join(',')),
       REDIS_QUERY_USER: kplus.EnvValue.fromValue('admin'),
       REDIS_QUERY_PASSWORD: fromSecret(this, secrets.redisPasswords, 'admin'),
       REDIS_CLI: kplus.EnvValue.fromValue(facts.tools.find((t) => t.endsWith('/redis-cli')) ?? 'redis-cli'),
@@ -163,7 +166,7 @@ export class RedisChart extends Chart {
     const redisRun = scratchVolume(this, 'redis-run', 'run', true);
     this.redis = new kplus.StatefulSet(this, 'redis', {
       metadata: { name: 'redis', labels: redisLabels },
-      podMetadata: { labels: redisLabels },
+      podMetadata: { labels: redisLabels, annotations: configHash(configData['redis.conf.template'], configData['redis-start.sh']) },
       select: false,
       service: redisService,
       replicas: spec.redis.nodes.length,
@@ -241,7 +244,10 @@ export class RedisChart extends Chart {
     });
     this.sentinel = new kplus.StatefulSet(this, 'sentinel', {
       metadata: { name: 'sentinel', labels: sentinelLabels },
-      podMetadata: { labels: sentinelLabels },
+      podMetadata: {
+        labels: sentinelLabels,
+        annotations: configHash(configData['sentinel.conf.template'], configData['redis-start.sh']),
+      },
       select: false,
       service: sentinelService,
       replicas: spec.sentinel.count,
@@ -264,7 +270,6 @@ export class RedisChart extends Chart {
             SENTINEL_CONFIG_FILE: kplus.EnvValue.fromValue(`${spec.sentinel.dataDir}/sentinel.conf`),
             SENTINEL_ANNOUNCE_HOST: kplus.EnvValue.fromValue(podHost(spec, 'sentinel')),
             SENTINEL_PORT: kplus.EnvValue.fromValue(String(spec.sentinel.port)),
-            REDIS_ADDRESSES: kplus.EnvValue.fromValue(spec.redis.nodes.map((n) => n.hostPort).join(',')),
           },
           resources: containerResources(manifest.resources.sentinel),
           securityContext: restrictedContainer(runAs),

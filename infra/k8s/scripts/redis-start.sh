@@ -9,9 +9,10 @@
 # Both modes first copy the rendered config template to a writable file, replacing every __SECRET_NAME__
 # placeholder with the value of the environment variable NAME (filled from a Kubernetes Secret), so that no
 # secret is ever stored in a ConfigMap. Then they find the current master:
-#   redis:    ask the Sentinels; if none answers, the bootstrap node (pod 0) is the master. A node the
-#             Sentinels do not name as master starts as a replica of the master they name, so a former
-#             master restarted after a failover rejoins as a replica.
+#   redis:    ask the Sentinels; if none answers, ask the other Redis nodes which one is a master; if
+#             none is, the bootstrap node (pod 0) is the master. A node the Sentinels do not name as
+#             master starts as a replica of the master they name, so a former master restarted after a
+#             failover rejoins as a replica (also while the Sentinels are down: the nodes know).
 #   sentinel: ask the other Sentinels; else ask the Redis nodes which one is a master; else the bootstrap node.
 #
 # Environment (both modes):
@@ -27,10 +28,10 @@
 # redis mode:
 #   REDIS_CONFIG_TEMPLATE, REDIS_CONFIG_FILE  template (read-only) and the file written and run
 #   REDIS_ANNOUNCE_HOST, REDIS_PORT           how the other nodes and the Sentinels reach this node
+#   REDIS_ADDRESSES              host:port of every Redis node (asked when no Sentinel answers)
 # sentinel mode:
 #   SENTINEL_CONFIG_TEMPLATE, SENTINEL_CONFIG_FILE
 #   SENTINEL_ANNOUNCE_HOST, SENTINEL_PORT     how the other Sentinels and the clients reach this Sentinel
-#   REDIS_ADDRESSES                           host:port of every Redis node (asked when no Sentinel answers)
 set -eu
 
 log() { echo "redis-start: $*" >&2; }
@@ -84,9 +85,10 @@ master_from_sentinels() {
   return 1
 }
 
-# master_from_nodes: prints "host port" of the first Redis node that reports role:master.
+# master_from_nodes [SKIP_ADDRESS]: prints "host port" of the first Redis node that reports role:master.
 master_from_nodes() {
   for addr in $(echo "${REDIS_ADDRESSES:-}" | tr ',' ' '); do
+    [ "$addr" = "${1:-}" ] && continue
     role=$(ask "${addr%:*}" "${addr##*:}" INFO replication | tr -d '\r' | sed -n 's/^role://p') || continue
     if [ "$role" = "master" ]; then
       log "redis node $addr reports role:master"
@@ -113,9 +115,11 @@ redis)
   need REDIS_ANNOUNCE_HOST
   need REDIS_PORT
   render "$REDIS_CONFIG_TEMPLATE" "$REDIS_CONFIG_FILE.rendered"
-  if master=$(master_from_sentinels); then :; else
+  if master=$(master_from_sentinels); then :
+  elif master=$(master_from_nodes "$REDIS_ANNOUNCE_HOST:$REDIS_PORT"); then :
+  else
     master="$REDIS_BOOTSTRAP_MASTER_HOST $REDIS_BOOTSTRAP_MASTER_PORT"
-    log "no sentinel knows the master: bootstrap node $master is the master"
+    log "neither a sentinel nor another node names a master: bootstrap node $master is the master"
   fi
   # Drop whatever role the template states; this script decides it.
   grep -v -i -E '^[[:space:]]*(replicaof|slaveof|replica-announce-ip|replica-announce-port)[[:space:]]' \

@@ -49,13 +49,13 @@ function templateFor(key: 'redis.conf.template' | 'sentinel.conf.template', dir:
   return path;
 }
 
-/** The env of a StatefulSet's first container as the pod would see it, secrets taken from `secrets`. */
-function podEnv(statefulSet: string, podName: string, secrets: StackSecrets): Record<string, string> {
+/** The env of a StatefulSet's container as the pod would see it, secrets taken from `secrets`. */
+function podEnv(statefulSet: string, podName: string, secrets: StackSecrets, container = 0): Record<string, string> {
   const object = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === statefulSet) as ManifestObject & {
     spec: { template: { spec: { containers: { env: EnvVar[] }[] } } };
   };
   const env: Record<string, string> = {};
-  for (const e of object.spec.template.spec.containers[0]?.env ?? []) {
+  for (const e of object.spec.template.spec.containers[container]?.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value.replace(/\$\((\w+)\)/g, (_, name: string) => env[name] ?? '');
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = podName;
     else if (e.valueFrom?.secretKeyRef) env[e.name] = secrets.redisPasswords[e.valueFrom.secretKeyRef.key as (typeof REDIS_USERS)[number]];
@@ -83,6 +83,7 @@ async function startRedis(i: number): Promise<ManagedProcess> {
   const env = {
     ...podEnv('redis', `redis-${i}`, secrets),
     SENTINEL_ADDRESSES: addresses(sentinelPorts),
+    REDIS_ADDRESSES: addresses(redisPorts),
     REDIS_BOOTSTRAP_MASTER_HOST: '127.0.0.1',
     REDIS_BOOTSTRAP_MASTER_PORT: String(redisPorts[0]),
     REDIS_ANNOUNCE_HOST: '127.0.0.1',
@@ -227,6 +228,35 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
     expect(wrong.status).not.toBe(0);
   });
 
+  it('the exporter sidecars (env from the manifests) export the master and a Sentinel as the exporter user', async () => {
+    for (const [statefulSet, port, metric] of [
+      ['redis', redisPorts[0] as number, /^redis_connected_slaves 2$/m],
+      ['sentinel', sentinelPorts[0] as number, /^redis_sentinel_masters 1$/m],
+    ] as const) {
+      const listen = await freePort();
+      const env = podEnv(statefulSet, `${statefulSet}-0`, secrets, 1);
+      expect(env.REDIS_USER).toBe('exporter');
+      const exporter = await startProcess({
+        name: `${statefulSet}-exporter`,
+        command: 'prometheus-redis-exporter',
+        env: { ...env, REDIS_ADDR: `redis://127.0.0.1:${port}`, REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${listen}` },
+        ready: async () => (await fetch(`http://127.0.0.1:${listen}/health`).catch(() => undefined))?.ok === true,
+      });
+      try {
+        const metrics = await waitFor(
+          async () => {
+            const text = await (await fetch(`http://127.0.0.1:${listen}/metrics`)).text();
+            return /^redis_up 1$/m.test(text) ? text : undefined;
+          },
+          { what: `the ${statefulSet} exporter to report redis_up 1`, timeoutMs: 10_000 },
+        );
+        expect(metrics).toMatch(metric);
+      } finally {
+        await exporter.stop();
+      }
+    }
+  });
+
   it('restart of a replica: it asks the Sentinels and rejoins the current master', async () => {
     await redis.get(2)?.stop();
     const restarted = await startRedis(2);
@@ -254,6 +284,8 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
     await waitFor(async () => (await roleOf(oldMaster)) === `replica-of:${newMaster}`, {
       what: 'the former master to replicate the new master',
       timeoutMs: 30_000,
+    }).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n--- redis-0 ---\n${restarted.logTail(40)}\n--- new master ---\n${redis.get(redisPorts.indexOf(newMaster))?.logTail(40)}`);
     });
     expect(restarted.logTail(50)).toMatch(/starting as replica of 127\.0\.0\.1 \d+/);
     await expect(redisCall(local(oldMaster), admin, 'GET', 'migrated:key')).resolves.toBe('before-failover');
@@ -270,6 +302,25 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
     const master = pairsToRecord(await redisCall(local(sentinelPorts[1] as number), admin, 'SENTINEL', 'MASTER', MASTER));
     expect(Number(master.port)).toBe(newMaster);
     expect(newMaster).not.toBe(redisPorts[0]);
+  });
+
+  it('restart of a node while every Sentinel is down: the other nodes name the master, no second master appears', async () => {
+    const master = (await sentinelsAgreeOn()) as number;
+    const formerMaster = redisPorts[0] as number;
+    expect(await roleOf(formerMaster)).toBe(`replica-of:${master}`);
+    await Promise.all([...sentinels.values()].map((p) => p.stop()));
+    await redis.get(0)?.stop();
+    const restarted = await startRedis(0);
+    await waitFor(async () => (await roleOf(formerMaster)) === `replica-of:${master}`, {
+      what: 'redis-0 to rejoin the master the other nodes name',
+      timeoutMs: 20_000,
+    });
+    expect(restarted.logTail(50)).toMatch(/redis node 127\.0\.0\.1:\d+ reports role:master/);
+    const roles = await Promise.all(redisPorts.map((p) => roleOf(p)));
+    expect(roles.filter((r) => r === 'master')).toHaveLength(1);
+    // The Sentinels come back to the same master.
+    for (const i of [0, 1, 2]) await startSentinel(i);
+    await waitFor(async () => (await sentinelsAgreeOn()) === master, { what: 'the Sentinels to agree on the master again', timeoutMs: 20_000 });
   });
 
   it('refuses to start when a secret the template needs is missing, naming it', async () => {

@@ -80,6 +80,18 @@ describe('settings → manifests', () => {
     });
   });
 
+  it('a changed config changes the hash annotation of exactly the pods that read it (so apply rolls them)', () => {
+    const hash = (objects: ReturnType<typeof synth>['objects'], name: string) =>
+      (workload(objects, name).object.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata
+        .annotations?.['evergreen.dev/config-hash'];
+    const tuned = synth({ redis: { maxmemory: '512mb' } });
+    expect(hash(tuned.objects, 'redis')).toMatch(/^[0-9a-f]{16}$/);
+    expect(hash(tuned.objects, 'redis')).not.toBe(hash(base.objects, 'redis'));
+    for (const unchanged of ['sentinel', 'gateway', 'prometheus', 'alertmanager', 'grafana']) {
+      expect({ [unchanged]: hash(tuned.objects, unchanged) }).toEqual({ [unchanged]: hash(base.objects, unchanged) });
+    }
+  });
+
   it('bad manifest settings are refused with every problem named', () => {
     let caught: unknown;
     try {
