@@ -221,7 +221,7 @@ async function run(options: BenchOptions): Promise<void> {
     if (!gateway) throw new Error('the topology has no gateway');
     const seeded = await seed(gateway, topology.apiToken, runId);
     const master = await topology.currentMaster();
-    const cpu = new CpuMeter(roles(topology, master.port, process.pid));
+    const cpu = new CpuMeter(roles(topology, master.port, process.pid), (role) => role.startsWith('api-'));
     const target: DataTierTarget = {
       host: master.host,
       port: master.port,

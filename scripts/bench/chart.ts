@@ -125,7 +125,7 @@ export function renderChartSvg(title: string, panels: readonly ChartPanel[], xs:
   body.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   panels.forEach((panel, i) => body.push(...renderPanel(panel, xs, i * PANEL_W)));
   [...labels.values()].forEach((s, i) => {
-    const x = 40 + (i % 3) * (width / 3);
+    const x = Math.round(40 + (i % 3) * (width / 3));
     const y = PANEL_H + 20 + Math.floor(i / 3) * 20;
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
     body.push(`<line x1="${x}" x2="${x + 28}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="2"${dash}/>`);

@@ -62,6 +62,25 @@ export function descendantsIn(stats: readonly ProcStat[], roots: readonly number
   return [...out];
 }
 
+/** Read and write system calls of a process so far (/proc/<pid>/io `syscr`, `syscw`). */
+export interface SyscallCounts {
+  readonly reads: number;
+  readonly writes: number;
+}
+
+/**
+ * Parses /proc/<pid>/io. Every socket read or write (HTTP, Redis) is one such call, so their count per
+ * request is a cost that does not depend on how busy the machine is.
+ */
+export function parseProcIo(text: string): SyscallCounts {
+  const value = (key: string): number => {
+    const m = new RegExp(`^${key}:\\s*(\\d+)$`, 'm').exec(text);
+    if (!m) throw new Error(`/proc/<pid>/io has no ${key}`);
+    return Number(m[1]);
+  };
+  return { reads: value('syscr'), writes: value('syscw') };
+}
+
 // ------------------------------------------------------------------------------------------------
 // I/O edge
 
@@ -117,6 +136,30 @@ export function readCpuTicks(pids: readonly number[]): number {
   return total;
 }
 
+/** Total syscalls of these pids now (pids that are gone or unreadable count 0). */
+export function readSyscalls(pids: readonly number[]): SyscallCounts {
+  let reads = 0;
+  let writes = 0;
+  for (const pid of pids) {
+    try {
+      const c = parseProcIo(readFileSync(`/proc/${pid}/io`, 'utf8'));
+      reads += c.reads;
+      writes += c.writes;
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return { reads, writes };
+}
+
+/** What a `CpuMeter` window measured. */
+export interface WindowUsage {
+  /** Percent of one core, per role. */
+  readonly cpuPercent: Record<string, number | null>;
+  /** Read/write system calls per role in the window (roles listed in `syscallRoles` only). */
+  readonly syscalls: Record<string, SyscallCounts>;
+}
+
 /**
  * Measures the CPU use of named groups of processes over a window: `start()` samples, the function it
  * returns samples again and gives the percent of one core each group used in between.
@@ -124,20 +167,34 @@ export function readCpuTicks(pids: readonly number[]): number {
 export class CpuMeter {
   private readonly hz = clockTicksPerSecond();
 
-  /** `groups()` names the pids of each role at sampling time (e.g. nginx master + its workers). */
-  constructor(private readonly groups: () => Readonly<Record<string, readonly number[]>>) {}
+  /**
+   * `groups()` names the pids of each role at sampling time (e.g. nginx master + its workers);
+   * `syscallRoles` picks the roles whose system calls are counted too.
+   */
+  constructor(
+    private readonly groups: () => Readonly<Record<string, readonly number[]>>,
+    private readonly syscallRoles: (role: string) => boolean = () => false,
+  ) {}
 
-  start(): () => Record<string, number | null> {
+  start(): () => WindowUsage {
     const pids = this.groups();
     const before = Object.fromEntries(Object.entries(pids).map(([role, list]) => [role, readCpuTicks(list)]));
+    const ioRoles = Object.entries(pids).filter(([role]) => this.syscallRoles(role));
+    const ioBefore = Object.fromEntries(ioRoles.map(([role, list]) => [role, readSyscalls(list)]));
     const t0 = performance.now();
     return () => {
       const elapsed = performance.now() - t0;
-      const out: Record<string, number | null> = {};
+      const cpu: Record<string, number | null> = {};
       for (const [role, list] of Object.entries(pids)) {
-        out[role] = list.length === 0 ? null : cpuPercent(before[role] ?? 0, readCpuTicks(list), elapsed, this.hz);
+        cpu[role] = list.length === 0 ? null : cpuPercent(before[role] ?? 0, readCpuTicks(list), elapsed, this.hz);
       }
-      return out;
+      const syscalls: Record<string, SyscallCounts> = {};
+      for (const [role, list] of ioRoles) {
+        const now = readSyscalls(list);
+        const then = ioBefore[role] ?? { reads: 0, writes: 0 };
+        syscalls[role] = { reads: now.reads - then.reads, writes: now.writes - then.writes };
+      }
+      return { cpuPercent: cpu, syscalls };
     };
   }
 }

@@ -155,7 +155,7 @@ export async function runRedisBenchmarkStep(props: RedisBenchmarkStepProps): Pro
   const timer = setTimeout(() => void proc.stop('SIGKILL', 1000), props.timeoutMs);
   const code = await proc.exited.finally(() => clearTimeout(timer));
   const elapsed = performance.now() - t0;
-  const cpuPercent = stopCpu();
+  const { cpuPercent } = stopCpu();
   if (code !== 0) throw new Error(`redis-benchmark exited with ${String(code)} after ${Math.round(elapsed)} ms:\n${proc.logTail(20)}`);
   const row = parseRedisBenchmarkCsv(proc.logTail(50))[0];
   if (!row) throw new Error(`redis-benchmark printed no result:\n${proc.logTail(20)}`);
@@ -233,7 +233,7 @@ export async function runPurchaseLoopStep(props: PurchaseLoopStepProps): Promise
       }),
     );
     const elapsed = performance.now() - t0;
-    const cpuPercent = stopCpu();
+    const { cpuPercent } = stopCpu();
     const errors = Object.values(errorsByKind).reduce((a, b) => a + b, 0);
     return {
       kind: 'data-purchase',

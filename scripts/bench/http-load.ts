@@ -88,7 +88,7 @@ export async function runHttpStep(props: HttpStepProps, cpu: CpuMeter): Promise<
   );
   const elapsed = performance.now() - t0;
   const w1 = monotonicUs();
-  const cpuPercent = stopCpu();
+  const usage = stopCpu();
   const completed = Object.values(byStatus).reduce((a, b) => a + b, 0);
   const outcome = classifyOutcomes({ byStatus, transportErrors, timeouts }, props.expected, props.counted ?? []);
   return {
@@ -105,7 +105,8 @@ export async function runHttpStep(props: HttpStepProps, cpu: CpuMeter): Promise<
     transportErrors,
     timeouts,
     errors: outcome.errors,
-    cpuPercent,
+    cpuPercent: usage.cpuPercent,
+    syscalls: usage.syscalls,
     ...(recorder.dropped > 0 ? { droppedSamples: recorder.dropped } : {}),
     windowUs: [w0, w1],
   };

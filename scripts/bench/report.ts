@@ -33,6 +33,16 @@ export function apiCpuMsPerRequest(step: Pick<StepResult, 'cpuPercent' | 'durati
   return (cores * step.durationMs) / step.completed;
 }
 
+/**
+ * Read + write system calls the API instances made per completed request (socket reads and writes: one
+ * per Redis command sent without pipelining, one per HTTP response...). Deterministic for a given code path.
+ */
+export function apiSyscallsPerRequest(step: Pick<StepResult, 'syscalls' | 'completed'>): number | null {
+  const counts = Object.values(step.syscalls ?? {});
+  if (counts.length === 0 || step.completed <= 0) return null;
+  return counts.reduce((sum, c) => sum + c.reads + c.writes, 0) / step.completed;
+}
+
 /** The targets of issue 7, for purchases through nginx at `connections` (32). */
 export const TARGETS = { connections: 32, minDataTierRatio: 0.1, maxP99Ms: 15, maxErrors: 0 } as const;
 
@@ -126,6 +136,7 @@ export function renderStepsTable(steps: readonly RatedStep[]): string {
     'errors',
     ...TABLE_CPU.map(([, h]) => h),
     'api ms/req',
+    'api sysc/req',
     '÷script',
     '÷purchase',
     '÷proxy',
@@ -137,6 +148,7 @@ export function renderStepsTable(steps: readonly RatedStep[]): string {
     formatErrors(s),
     ...cpuCells(s),
     fmt(apiCpuMsPerRequest(s), 3),
+    fmt(apiSyscallsPerRequest(s), 1),
     fmt(s.ratios.dataScript, 3),
     fmt(s.ratios.dataPurchase, 3),
     fmt(s.ratios.proxy, 3),

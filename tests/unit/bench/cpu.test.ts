@@ -1,4 +1,4 @@
-import { cpuPercent, descendantsIn, parseProcStat, totalTicks, type ProcStat } from '../../../scripts/bench/cpu';
+import { cpuPercent, descendantsIn, parseProcIo, parseProcStat, totalTicks, type ProcStat } from '../../../scripts/bench/cpu';
 
 // A real line of /proc/<pid>/stat (nginx worker), fields 1..52.
 const NGINX_WORKER =
@@ -49,5 +49,17 @@ describe('descendantsIn', () => {
 
   it('returns just the root when it has no children', () => {
     expect(descendantsIn([stat(5, 1)], [5])).toEqual([5]);
+  });
+});
+
+describe('parseProcIo', () => {
+  it('reads the read and write system call counts', () => {
+    const io = 'rchar: 6976\nwchar: 120\nsyscr: 10\nsyscw: 3\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n';
+    expect(parseProcIo(io)).toEqual({ reads: 10, writes: 3 });
+  });
+
+  it('fails on text without the counters', () => {
+    expect(() => parseProcIo('rchar: 1\n')).toThrow(/no syscr/);
+    expect(() => parseProcIo('syscr: 1\nxsyscw: 2\n')).toThrow(/no syscw/);
   });
 });

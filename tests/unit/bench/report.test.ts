@@ -1,6 +1,7 @@
 import type { StepResult } from '../../../scripts/bench/model';
 import {
   apiCpuMsPerRequest,
+  apiSyscallsPerRequest,
   evaluateTargets,
   formatErrors,
   layoutTable,
@@ -98,6 +99,15 @@ describe('apiCpuMsPerRequest', () => {
   });
 });
 
+describe('apiSyscallsPerRequest', () => {
+  it('adds reads and writes of every instance per completed request; unknown without counts', () => {
+    const syscalls = { 'api-0': { reads: 300, writes: 200 }, 'api-1': { reads: 100, writes: 400 } };
+    expect(apiSyscallsPerRequest({ syscalls, completed: 250 })).toBe(4);
+    expect(apiSyscallsPerRequest({ completed: 250 })).toBeNull();
+    expect(apiSyscallsPerRequest({ syscalls, completed: 0 })).toBeNull();
+  });
+});
+
 describe('tables', () => {
   it('pads columns to the widest cell, names left-aligned and numbers right-aligned', () => {
     expect(layoutTable(['name', 'n'], [['a', '1'], ['longer', '100']])).toBe(
@@ -112,12 +122,12 @@ describe('tables', () => {
 
   it('renders a scenario row with latencies, CPU, counted statuses and the three ratios', () => {
     const rated = rateSteps(
-      [step({ kind: 'http', name: 'purchase', connections: 32, throughput: 4_000, counted: { '409': 7 } })],
+      [step({ kind: 'http', name: 'purchase', connections: 32, throughput: 4_000, counted: { '409': 7 }, syscalls: { 'api-0': { reads: 4000, writes: 3000 }, 'api-1': { reads: 4000, writes: 3000 } } })],
       limits,
     );
     const [header, , row] = renderStepsTable(rated).split('\n');
-    expect(header).toMatch(/^scenario\s+conns\s+req\/s\s+p50 ms\s+p99 ms\s+p99\.9 ms\s+errors\s+nginx%\s+api0%\s+api1%\s+redis%\s+gen%\s+api ms\/req\s+÷script\s+÷purchase\s+÷proxy$/);
-    expect(row?.split(/\s{2,}/)).toEqual(['purchase (409:7)', '32', '4000', '1.00', '2.00', '3.00', '0', '10', '50', '48', '5', '30', '0.245', '0.100', '0.500', '0.200']);
+    expect(header).toMatch(/^scenario\s+conns\s+req\/s\s+p50 ms\s+p99 ms\s+p99\.9 ms\s+errors\s+nginx%\s+api0%\s+api1%\s+redis%\s+gen%\s+api ms\/req\s+api sysc\/req\s+÷script\s+÷purchase\s+÷proxy$/);
+    expect(row?.split(/\s{2,}/)).toEqual(['purchase (409:7)', '32', '4000', '1.00', '2.00', '3.00', '0', '10', '50', '48', '5', '30', '0.245', '3.5', '0.100', '0.500', '0.200']);
   });
 
   it('shows "-" for what a limit did not measure (redis-benchmark has no p99.9)', () => {
