@@ -355,12 +355,14 @@ export interface RestoreResult {
 /**
  * Loads an RDB snapshot into the stack's current master; the replicas then resynchronise from it.
  *
- * Downtime: the API containers are stopped for the whole restore (nginx answers 503), and so are the
- * Sentinels (a master that is briefly down must not be failed over to a replica holding the old
- * data). The master, stopped, gets the snapshot as its dump.rdb and as the base of a new AOF (a
- * manifest naming only it, with a sequence number above every existing AOF file, so no old increment
- * is ever replayed), and starts; the replicas are restarted and fully resynchronise; then the
- * Sentinels and the API come back. Everything the stack held before is replaced.
+ * Downtime: the API containers are stopped for the whole restore (nginx answers 503). The replicas
+ * are stopped before the master, so that while the master is down the Sentinels (which keep running
+ * and keep naming it as the master) have no replica to promote. The master, stopped, gets the
+ * snapshot as its dump.rdb and as the base of a new AOF (a manifest naming only it, with a sequence
+ * number above every existing AOF file, so no old increment is ever replayed), and starts: its
+ * start-up script asks the Sentinels for its role and starts it as the master. The replicas start,
+ * are told by the Sentinels to follow it, and fully resynchronise; then the API comes back.
+ * Everything the stack held before is replaced.
  */
 export async function restoreRedis(docker: Docker, options: RestoreOptions): Promise<RestoreResult> {
   const log = options.log ?? (() => undefined);
@@ -382,7 +384,7 @@ export async function restoreRedis(docker: Docker, options: RestoreOptions): Pro
   };
   log(`stopping ${apis.length} API container(s): the store answers 503 until the restore ends`);
   await stop(apis);
-  await stop(location.sentinels);
+  // Replicas first: the Sentinels, still running, then have nobody to promote while the master is down.
   await stop(replicas);
   await stop([master.target]);
 
@@ -417,6 +419,10 @@ export async function restoreRedis(docker: Docker, options: RestoreOptions): Pro
     },
     { what: `${master.target.name} to load the snapshot`, timeoutMs, intervalMs: 250 },
   );
+  const role = parseInfo(await cli(master, 'INFO', 'replication')).role;
+  if (role !== 'master') {
+    throw new RedisOpsError(`${master.target.name} restarted as ${role ?? 'unknown'}, not as the master the Sentinels named`);
+  }
   const keys = Number((await cli(master, 'DBSIZE')).trim());
   log(`${master.target.name} is up with ${keys} keys; restarting the replicas`);
   await Promise.all(replicas.map((r) => r.container.start()));
@@ -428,13 +434,10 @@ export async function restoreRedis(docker: Docker, options: RestoreOptions): Pro
     },
     { what: `${replicas.length} replica(s) to resynchronise from ${master.target.name}`, timeoutMs, intervalMs: 250 },
   );
-  await Promise.all(location.sentinels.filter((s) => s.running).map((s) => s.container.start()));
-  await waitFor(
-    async () => (await cli(location.sentinel, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', location.masterName)).includes(location.address),
-    { what: `the Sentinels to watch ${master.target.name} again`, timeoutMs, intervalMs: 250 },
-  );
+  const named = await cli(location.sentinel, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', location.masterName);
+  if (!named.includes(location.address)) throw new RedisOpsError(`the Sentinels now name another master: ${named.trim()}`);
   await Promise.all(apis.filter((a) => a.running).map((a) => a.container.start()));
   const downtimeMs = Date.now() - started;
-  log(`Sentinels and ${apis.length} API container(s) started again after ${(downtimeMs / 1000).toFixed(1)} s`);
+  log(`${apis.length} API container(s) started again after ${(downtimeMs / 1000).toFixed(1)} s`);
   return { master: master.target.instance, keys, downtimeMs };
 }
