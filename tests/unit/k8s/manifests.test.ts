@@ -131,6 +131,36 @@ describe('synthesized manifests', () => {
     expect(problems).toEqual([]);
   });
 
+  it('puts every path a container writes on a writable volume (the root file system is read-only)', () => {
+    const nginxConf = (defaults.objects.find((o) => o.metadata.name === 'gateway-config') as unknown as { data: Record<string, string> }).data['nginx.conf'] ?? '';
+    const nginxPaths = [...nginxConf.matchAll(/^\s*(?:pid|\w+_temp_path) "?([^";]+)"?;/gm)].map((m) => (m[1] as string).replace(/\/[^/]+$/, ''));
+    expect(nginxPaths.length).toBeGreaterThanOrEqual(5);
+    const writes: Record<string, Record<string, string[]>> = {
+      gateway: { nginx: nginxPaths },
+      redis: { redis: [defaults.spec.redis.dataDir, '/run/redis'] },
+      sentinel: { sentinel: [defaults.spec.sentinel.dataDir] },
+      prometheus: { prometheus: ['/prometheus'] },
+      alertmanager: { alertmanager: ['/alertmanager'] },
+      grafana: { grafana: ['/var/lib/grafana', '/var/log/grafana', '/tmp'] },
+      api: { api: ['/tmp'] },
+    };
+    const problems: string[] = [];
+    for (const w of workloads(defaults.objects)) {
+      for (const c of containers(w.pod)) {
+        const mounts = (c.volumeMounts ?? []).filter((m) => !(m as { readOnly?: boolean }).readOnly).map((m) => m.mountPath);
+        // Paths the container's own settings point at must be among them too.
+        const fromSettings = [
+          ...(c.args ?? []).flatMap((a) => /^--(?:storage\.tsdb\.path|storage\.path)=(.+)$/.exec(a)?.slice(1) ?? []),
+          ...(c.env ?? []).filter((e) => /^GF_PATHS_(DATA|LOGS)$|_CONFIG_FILE$/.test(e.name)).map((e) => (e.value ?? '').replace(/\/[^/]*\.conf$/, '')),
+        ];
+        for (const path of [...(writes[w.name]?.[c.name] ?? []), ...fromSettings]) {
+          if (!mounts.some((m) => path === m || path.startsWith(`${m}/`))) problems.push(`${w.name}/${c.name} writes ${path}, which is not on a writable volume`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('runs the API with readiness on /readyz and liveness on /healthz, scaled 2–10 by CPU', () => {
     const api = workloads(defaults.objects).find((w) => w.name === 'api');
     const container = api?.pod.containers[0];
