@@ -172,6 +172,8 @@ export interface ProjectConfigEntry {
 /**
  * Pulumi.yaml's `config:` block for SETTINGS. Every key has a default: Pulumi requires a value for a
  * declared key without one. Optional keys (secrets, networkName) default to '', which means unset.
+ * After changing SETTINGS, print the block to paste into Pulumi.yaml with
+ *   npx tsx -e "import('./infra/settings').then(s => console.log(require('yaml').stringify({ config: s.projectConfigBlock() }, { lineWidth: 0 })))"
  */
 export function projectConfigBlock(): Record<string, ProjectConfigEntry> {
   return Object.fromEntries(
