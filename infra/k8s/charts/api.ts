@@ -64,6 +64,9 @@ export class ApiChart extends Chart {
           name: 'api',
           image,
           imagePullPolicy: imagePullPolicy(manifest),
+          // As the image's CMD (api/Dockerfile), stated so that any image with the same layout works.
+          command: [IMAGE_FACTS.api.binary, 'build/api/src/main.js'],
+          workingDir: IMAGE_FACTS.api.configDir,
           ports: [{ name: 'http', number: port }],
           envVariables: {
             ...Object.fromEntries(Object.entries(spec.api.environment).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
