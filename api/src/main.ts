@@ -25,8 +25,8 @@ function main(): void {
   const config = loadConfigOrExit();
   const logger = pino({ level: config.logLevel, base: { service: 'evergreen-api', pid: process.pid } });
   const metrics = new ApiMetrics();
-  const { master, replica } = createRedisClients(config, logger);
-  const redis = new RedisGateway(master, replica, metrics, logger, config);
+  const { master, replica, watcher } = createRedisClients(config, logger);
+  const redis = new RedisGateway(master, replica, metrics, logger, config, watcher);
   redis.startProbe();
   let draining = false;
   const app = createApp({ config, redis, metrics, logger, draining: () => draining });

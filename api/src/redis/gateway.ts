@@ -52,13 +52,16 @@ export function redisErrorKind(err: unknown): string {
  * - autoResendUnfulfilledCommands: false — commands whose reply was lost with the connection are not re-sent
  *   (their outcome is unknown to the client anyway; a retried purchase is made safe by its Idempotency-Key, and
  *   every write script is idempotent on its own id in case a command reached Redis twice);
- * - commandTimeout bounds a command sent to a paused/hung master; keepAlive + failoverDetector (subscription to
+ * - commandTimeout bounds a command sent to a paused/hung master; keepAlive, and SentinelWatcher (subscription to
  *   +switch-master on the sentinels) make the client drop the old master as soon as Sentinel elects a new one;
  * - reconnectOnError: a READONLY reply means we talk to a demoted master: reconnect (re-asks Sentinel) and fail
  *   that command (→ 503) rather than re-sending it;
  * - retry strategies reconnect quickly (≤ 250 ms apart), forever: the service recovers by itself.
  */
-export function createRedisClients(config: ApiConfig, logger: Logger): { master: MasterClient; replica: Redis | undefined } {
+export function createRedisClients(
+  config: ApiConfig,
+  logger: Logger,
+): { master: MasterClient; replica: Redis | undefined; watcher: SentinelWatcher } {
   const base: RedisOptions = {
     sentinels: config.sentinels.map((s) => ({ host: s.host, port: s.port })),
     name: config.masterName,
@@ -73,7 +76,8 @@ export function createRedisClients(config: ApiConfig, logger: Logger): { master:
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 1,
-    failoverDetector: true,
+    // ioredis' own failoverDetector is replaced by SentinelWatcher (see there for why)
+    failoverDetector: false,
     enableAutoPipelining: false,
     retryStrategy: (times) => Math.min(50 * times, 250),
     sentinelRetryStrategy: (times) => Math.min(50 * times, 250),
@@ -81,6 +85,7 @@ export function createRedisClients(config: ApiConfig, logger: Logger): { master:
     reconnectOnError: (err) => (/READONLY/.test(err.message) ? 1 : false),
   };
   const master = new Redis({ ...base, role: 'master', connectionName: 'evergreen-api-master' }) as MasterClient;
+  destroyHalfClosedSockets(master);
   for (const [name, [lua, numberOfKeys]] of Object.entries(SCRIPT_KEYS)) {
     master.defineCommand(name, { lua, numberOfKeys });
   }
@@ -88,9 +93,122 @@ export function createRedisClients(config: ApiConfig, logger: Logger): { master:
   let replica: Redis | undefined;
   if (config.readFromReplicas) {
     replica = new Redis({ ...base, role: 'slave', connectionName: 'evergreen-api-replica' });
+    destroyHalfClosedSockets(replica);
     replica.on('error', (err: Error) => logger.debug({ err: err.message, client: 'replica' }, 'redis replica client error'));
   }
-  return { master, replica };
+  const watcher = new SentinelWatcher(config, replica ? [master, replica] : [master], logger);
+  return { master, replica, watcher };
+}
+
+/**
+ * Watches the Sentinels' `+switch-master` announcements and moves the clients to the new master at once.
+ *
+ * It replaces ioredis' `failoverDetector`, which (in 5.9) reconnects on every `+switch-master` message —
+ * including the repeat the leader Sentinel publishes at `+failover-end`, about a second later, which drops the
+ * freshly made connection again — and which only `end()`s the old socket, so a paused master keeps the client
+ * waiting for a close that never comes. Here a client reconnects only when the announced master is not the
+ * address it is connected to, and its socket is destroyed, so commands in flight fail now (→ 503, see
+ * RedisGateway) and ioredis asks Sentinel for the new master right away.
+ */
+export class SentinelWatcher {
+  private readonly subscribers: Redis[];
+
+  constructor(
+    config: Pick<ApiConfig, 'sentinels' | 'masterName' | 'redisUsername' | 'redisPassword' | 'connectTimeoutMs'>,
+    private readonly clients: readonly Redis[],
+    private readonly logger: Logger,
+  ) {
+    this.subscribers = config.sentinels.map((s) => {
+      const sub = new Redis({
+        host: s.host,
+        port: s.port,
+        username: config.redisUsername,
+        password: config.redisPassword,
+        connectTimeout: config.connectTimeoutMs,
+        keepAlive: 1000,
+        connectionName: 'evergreen-api-failover-watch',
+        retryStrategy: (times) => Math.min(100 * times, 1000),
+        maxRetriesPerRequest: null,
+      });
+      sub.on('error', (err: Error) => logger.debug({ err: err.message, sentinel: `${s.host}:${s.port}` }, 'sentinel watch error'));
+      sub.subscribe('+switch-master').catch((err: Error) => logger.warn({ err: err.message }, 'cannot subscribe to +switch-master'));
+      sub.on('message', (_channel: string, message: string) => {
+        // "<master name> <old ip> <old port> <new ip> <new port>"
+        const [name, , , host, port] = message.split(' ');
+        if (name === config.masterName && host !== undefined && port !== undefined) this.switchTo(host, Number(port));
+      });
+      return sub;
+    });
+  }
+
+  private switchTo(host: string, port: number): void {
+    for (const client of this.clients) {
+      const stream = (client as unknown as { stream?: { remoteAddress?: string; remotePort?: number; destroy(): void } }).stream;
+      const connectedTo = `${stream?.remoteAddress ?? ''}:${stream?.remotePort ?? ''}`;
+      const isMasterClient = (client.options as { role?: string }).role === 'master';
+      // the master client must be on the new master; a replica client must not be (it was promoted)
+      const wrong = isMasterClient ? connectedTo !== `${host}:${port}` : connectedTo === `${host}:${port}`;
+      if (wrong && stream && client.status === 'ready') {
+        this.logger.warn({ to: `${host}:${port}`, from: connectedTo, client: isMasterClient ? 'master' : 'replica' }, 'sentinel announced a new master: reconnecting');
+        stream.destroy();
+      }
+    }
+  }
+
+  close(): void {
+    for (const sub of this.subscribers) sub.disconnect();
+  }
+}
+
+/**
+ * When ioredis drops a connection on purpose (failoverDetector on +switch-master, reconnectOnError on READONLY,
+ * our own disconnect(true)), it only `end()`s the socket and reconnects on 'close' — which a paused (SIGSTOP) or
+ * hung peer never sends, so the client would stay stuck on the old master. After our side has finished
+ * (FIN sent), give the peer 200 ms to close, then destroy the socket: 'close' fires and ioredis asks Sentinel.
+ */
+export function destroyHalfClosedSockets(client: Redis): void {
+  client.on('connect', () => {
+    const stream = (client as unknown as { stream?: NodeJS.EventEmitter & { destroy(): void; destroyed?: boolean } }).stream;
+    if (!stream) return;
+    stream.once('finish', () => {
+      const timer = setTimeout(() => {
+        if (!stream.destroyed) stream.destroy();
+      }, 200);
+      timer.unref();
+      stream.once('close', () => clearTimeout(timer));
+    });
+  });
+}
+
+/**
+ * Rejects, at once, every command in flight on a client's connection when that connection closes. ioredis with
+ * autoResendUnfulfilledCommands: false silently drops such commands, whose promises would then only settle at
+ * commandTimeout; racing them against this signal turns a lost connection into an immediate 503.
+ */
+export class ConnectionLoss {
+  private current!: Promise<never>;
+  private rejectCurrent!: (err: Error) => void;
+
+  constructor(client: Redis) {
+    this.arm();
+    client.on('close', () => {
+      const reject = this.rejectCurrent;
+      this.arm();
+      reject(new Error('Connection is closed.'));
+    });
+  }
+
+  private arm(): void {
+    this.current = new Promise<never>((_resolve, reject) => {
+      this.rejectCurrent = reject;
+    });
+    this.current.catch(() => undefined); // nobody may be racing it
+  }
+
+  /** `work`, or a rejection if the connection closes first. */
+  race<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.current]);
+  }
 }
 
 /** Parses a ROLE reply: master → its replication offset; replica → its processed offset and link state. */
@@ -115,6 +233,8 @@ export function parseRole(reply: unknown): { role: 'master'; offset: number } | 
 export class RedisGateway {
   private lastMasterAddress: string | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
+  private readonly masterLoss: ConnectionLoss;
+  private readonly replicaLoss: ConnectionLoss | undefined;
 
   constructor(
     readonly master: MasterClient,
@@ -122,7 +242,10 @@ export class RedisGateway {
     private readonly metrics: ApiMetrics,
     private readonly logger: Logger,
     private readonly config: Pick<ApiConfig, 'waitReplicas' | 'waitTimeoutMs'>,
+    private readonly watcher?: { close(): void },
   ) {
+    this.masterLoss = new ConnectionLoss(master);
+    this.replicaLoss = replica ? new ConnectionLoss(replica) : undefined;
     master.on('ready', () => {
       const stream = (master as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
       const address = `${stream?.remoteAddress ?? '?'}:${stream?.remotePort ?? '?'}`;
@@ -148,7 +271,7 @@ export class RedisGateway {
   async masterWritable(): Promise<boolean> {
     let ok: boolean;
     try {
-      ok = this.master.status === 'ready' && parseRole(await this.master.role())?.role === 'master';
+      ok = this.master.status === 'ready' && parseRole(await this.masterLoss.race(this.master.role()))?.role === 'master';
     } catch {
       ok = false;
     }
@@ -159,7 +282,7 @@ export class RedisGateway {
   /** Runs `fn` against the master; Redis failures → 503. */
   async write<T>(what: string, fn: (master: MasterClient) => Promise<T>): Promise<T> {
     try {
-      return await fn(this.master);
+      return await this.masterLoss.race(fn(this.master));
     } catch (err) {
       throw this.unavailable(what, err);
     }
@@ -173,7 +296,7 @@ export class RedisGateway {
     if (this.config.waitReplicas === 0) return;
     let acked: number;
     try {
-      acked = Number(await this.master.wait(this.config.waitReplicas, this.config.waitTimeoutMs));
+      acked = Number(await this.masterLoss.race(this.master.wait(this.config.waitReplicas, this.config.waitTimeoutMs)));
     } catch (err) {
       throw this.unavailable(what, err);
     }
@@ -190,14 +313,15 @@ export class RedisGateway {
   async read<T>(what: string, fn: (client: Redis) => Promise<T>): Promise<T> {
     try {
       const client = await this.readClient();
+      const loss = client === this.master ? this.masterLoss : this.replicaLoss!;
       try {
-        return await fn(client);
+        return await loss.race(fn(client));
       } catch (err) {
         if (client === this.master || err instanceof ProblemError) throw err;
         // the replica went away mid-read: the master is always a correct place to read
         this.metrics.redisErrors.labels(redisErrorKind(err)).inc();
         this.metrics.redisReads.labels('master').inc();
-        return await fn(this.master);
+        return await this.masterLoss.race(fn(this.master));
       }
     } catch (err) {
       throw this.unavailable(what, err);
@@ -211,8 +335,8 @@ export class RedisGateway {
       return this.master;
     }
     const [masterRole, replicaRole] = await Promise.all([
-      this.master.role(),
-      replica.role().catch(() => undefined),
+      this.masterLoss.race(this.master.role()),
+      this.replicaLoss!.race(replica.role()).catch(() => undefined),
     ]);
     const m = parseRole(masterRole);
     if (m?.role !== 'master') {
@@ -243,6 +367,7 @@ export class RedisGateway {
   /** Closes both clients (QUIT, bounded), stops the probe. */
   async close(): Promise<void> {
     if (this.probeTimer) clearInterval(this.probeTimer);
+    this.watcher?.close();
     const quit = async (c: Redis | undefined) => {
       if (!c) return;
       try {
