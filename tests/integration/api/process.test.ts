@@ -14,7 +14,9 @@ async function runWithEnv(env: Record<string, string>): Promise<{ code: number |
     inheritEnv: false,
     env,
   });
-  const code = await Promise.race([api.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 10_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([api.exited, new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), 10_000)))]);
+  clearTimeout(timer);
   if (code === 'running') {
     await api.kill();
     throw new Error('the API kept running with a bad environment');
