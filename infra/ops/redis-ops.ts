@@ -311,7 +311,7 @@ export async function backupRedis(docker: Docker, options: BackupOptions): Promi
   const base = path.join(options.outDir, `${options.stack}-${master.target.instance}-${timestamp(options.now ?? new Date())}`);
   const work = await mkdtemp(path.join(tmpdir(), 'evergreen-backup-'));
   try {
-    await tar(['-xf', '-', '-C', work], await readArchive(master.target, path.posix.join(dir, dbfilename)));
+    await tar(['-xf', '-', '--no-same-owner', '-C', work], await readArchive(master.target, path.posix.join(dir, dbfilename)));
     await copyFile(path.join(work, dbfilename), `${base}.rdb`);
     await writeFile(`${base}.aof.tar`, await readArchive(master.target, path.posix.join(dir, appenddirname)));
   } finally {
