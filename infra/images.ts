@@ -60,10 +60,10 @@ export const IMAGE_FACTS: Readonly<Record<ServiceKind, ImageFacts>> = {
     describes: 'nginx:1.27.4-alpine',
     binary: '/usr/sbin/nginx',
     configDir: '/etc/nginx',
-    // nginx runs unprivileged (pid and temp files under the model's gateway.runDir, /tmp/nginx), as the
+    // nginx runs unprivileged (pid and temp files under the model's gateway.runDir, on tmpfs), as the
     // image's `nginx` user; it listens above 1024 so it needs no capability.
     user: { uid: 101, gid: 101 },
-    // busybox wget: the alpine image has no curl.
+    // busybox wget (the alpine image's).
     healthTool: '/usr/bin/wget',
     tools: ['/usr/sbin/nginx', '/usr/bin/wget'],
   },
