@@ -32,6 +32,13 @@ export const E2E_STACK_NAME = 'evergreen-e2e';
 /** Sentinel's down-after in the e2e stack: the model's documented test value (the default is 5000). */
 export const E2E_SENTINEL_DOWN_AFTER_MS = 2000;
 
+/**
+ * Sentinel's failover timeout in the e2e stack. Re-creating every Redis node (scenario 5a) makes the
+ * Sentinels try a failover that finds no replica and aborts; they wait twice this long before trying
+ * again, which at the default (30 s) would delay the failover of the next scenario by up to a minute.
+ */
+export const E2E_SENTINEL_FAILOVER_TIMEOUT_MS = 5000;
+
 /** Scrape and rule evaluation interval in the e2e stack, so that alerts and rates move within seconds. */
 export const E2E_SCRAPE_INTERVAL = '2s';
 
@@ -135,6 +142,7 @@ export async function deployStack(options: DeployOptions = {}): Promise<E2EStack
     publicPort: String(publicPort),
     publicBindAddress: '127.0.0.1',
     sentinelDownAfterMs: String(E2E_SENTINEL_DOWN_AFTER_MS),
+    sentinelFailoverTimeoutMs: String(E2E_SENTINEL_FAILOVER_TIMEOUT_MS),
     scrapeInterval: E2E_SCRAPE_INTERVAL,
     evaluationInterval: E2E_SCRAPE_INTERVAL,
     apiLogLevel: 'warn',
