@@ -109,7 +109,9 @@ const settingsSchema = z.strictObject({
     port,
     masterName: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1–64 characters of A–Z a–z 0–9 . _ -' }),
     savePoints: z.array(
-      z.tuple([z.int().min(1, { error: 'seconds must be ≥ 1' }), z.int().min(1, { error: 'changes must be ≥ 1' })]),
+      z.tuple([z.int().min(1, { error: 'seconds must be ≥ 1' }), z.int().min(1, { error: 'changes must be ≥ 1' })], {
+        error: 'each save point must be a [seconds, changes] pair of integers',
+      }),
     ),
     appendfsync: z.enum(['always', 'everysec', 'no']),
     maxmemory: z

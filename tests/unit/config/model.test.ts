@@ -178,6 +178,7 @@ describe('validation: one clear message per problem', () => {
     ['bad nginx size', { gateway: { clientMaxBodySize: '64 KiB' } }, "gateway.clientMaxBodySize: must be an nginx size such as '64k'"],
     ['bad rate', { gateway: { rateLimit: { rate: 'fast' } } }, 'gateway.rateLimit.rate: must be a rate'],
     ['bad retention', { monitoring: { retentionTime: '15 days' } }, 'monitoring.retentionTime: must be a Prometheus duration'],
+    ['bad save point', { redis: { savePoints: [[60] as unknown as [number, number]] } }, 'redis.savePoints.0: each save point must be a [seconds, changes] pair'],
     ['bad subnet', { network: { subnet: '172.20.0.0' } }, "network.subnet: must be an IPv4 subnet such as '172.20.0.0/24'"],
   ])('%s', (_what, overrides, expected) => {
     const problems = problemsOf(overrides);
