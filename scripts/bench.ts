@@ -35,6 +35,10 @@ import { evaluateTargets, rateSteps, renderLimitsTable, renderStepsTable, render
 import { scenarioPlan, SEED_STOCK, type Seeded } from './bench/scenarios';
 import { startLoopbackTopology, type LoopbackTopology } from '../tests/support/loopback';
 import { installExitHooks } from '../tests/support/processes';
+import { missingPackages } from './ensure-test-deps';
+
+/** Debian packages the benchmark runs (redis-tools holds redis-cli and redis-benchmark). */
+export const BENCH_PACKAGES = ['redis-server', 'redis-sentinel', 'redis-tools', 'nginx'] as const;
 
 /**
  * Stack settings changed for the benchmark, and why:
@@ -196,6 +200,10 @@ async function measureLimits(
 }
 
 async function run(options: BenchOptions): Promise<void> {
+  const missing = missingPackages().filter((p) => (BENCH_PACKAGES as readonly string[]).includes(p));
+  if (missing.length > 0) {
+    throw new Error(`missing programs; install the Debian packages ${missing.join(' ')} (as root: npx tsx scripts/ensure-test-deps.ts)`);
+  }
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const outDir = resolve(options.outDir);
