@@ -378,4 +378,29 @@ describe('operations', () => {
       expect(text).toContain(name);
     }
   });
+
+  it('SIGTERM: requests in flight are finished, the process exits 0; the instance starts again', async () => {
+    const instance = topology.spec.api.instanceList[1]!;
+    const apiProcess = topology.processes().get(instance.name)!;
+    const master = topology.redisProcess((await topology.currentMaster()).port);
+    // Pause the master briefly (well under Sentinel's down-after) so that these reads are certainly in flight
+    // inside the API (waiting on Redis) when SIGTERM arrives.
+    master.signal('SIGSTOP');
+    let inflight: Promise<number>[];
+    try {
+      inflight = Array.from({ length: 8 }, () => b.get('/v1/products?limit=5').then((r) => r.status));
+      await new Promise((r) => setTimeout(r, 300));
+      const stopping = topology.stopApi(1);
+      await new Promise((r) => setTimeout(r, 150));
+      master.signal('SIGCONT');
+      expect(await Promise.all(inflight)).toEqual(Array(8).fill(200));
+      await stopping;
+    } finally {
+      master.signal('SIGCONT');
+    }
+    expect(await apiProcess.exited).toBe(0);
+    await expect(b.get('/healthz', { auth: false })).rejects.toThrow();
+    await topology.startApi(1);
+    expect((await b.get('/v1/products?limit=1')).status).toBe(200);
+  });
 });

@@ -169,4 +169,35 @@ describe('failover while purchases flow', () => {
   it('master paused (SIGSTOP): the same, although the old master never closes its sockets', async () => {
     await runFailover('SIGSTOP');
   });
+
+  it('no replica left: reads are served by the master, writes answer 503 at once (not durable), and resume when a replica returns', async () => {
+    topology = await startLoopbackTopology({ gateway: false });
+    const [a, b] = clients(topology) as [ApiClient, ApiClient];
+    const user = (await a.post('/v1/users', { name: 'Lonely', email: uniqueEmail('lonely') })).body;
+    const product = (await a.post('/v1/products', { name: 'Lonely oak', priceCents: 1, stock: 10 })).body;
+    const master = await topology.currentMaster();
+    const replicas = topology.redisNodes.filter((n) => n.port !== master.port);
+    for (const r of replicas) await topology.redisProcess(r.port).kill();
+
+    for (const client of [a, b]) {
+      const read = await client.get(`/v1/products/${product.id}`, { timeoutMs: REQUEST_BOUND_MS });
+      expect(read.status).toBe(200);
+      expect(read.body.stock).toBe(10);
+      const write = await client.post('/v1/purchases', { userId: user.id, productId: product.id, quantity: 1 }, { timeoutMs: REQUEST_BOUND_MS });
+      expect(write.status).toBe(503);
+      expect(write.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(write.headers.get('retry-after')).toBe('1');
+    }
+    expect((await a.get('/metrics', { auth: false })).text).toMatch(/evergreen_redis_reads_total\{target="master"\} [1-9]/);
+
+    await topology.restartRedis(replicas[0]!.port);
+    const bought = await waitFor(
+      async () => {
+        const res = await b.post('/v1/purchases', { userId: user.id, productId: product.id, quantity: 1 }, { headers: { 'Idempotency-Key': 'lonely-1' } });
+        return res.status === 201 ? res : undefined;
+      },
+      { what: 'a purchase to succeed once a replica is back', timeoutMs: 20_000, intervalMs: 200 },
+    );
+    expect((await a.get(`/v1/purchases/${bought.body.id}`)).status).toBe(200);
+  });
 });
