@@ -32,6 +32,8 @@ export interface RedisChartProps {
 
 /** The start-up script shared by the Redis and Sentinel pods (and run for real by the tests). */
 export const START_SCRIPT_PATH = join(__dirname, '..', 'scripts', 'redis-start.sh');
+/** The script that restores a snapshot into a Redis volume (migration; docs/kubernetes.md). */
+export const RESTORE_SCRIPT_PATH = join(__dirname, '..', 'scripts', 'redis-restore.sh');
 
 /** Where the pods mount the ConfigMap with the templates and the script. */
 const TEMPLATE_DIR = '/etc/evergreen';
@@ -96,6 +98,7 @@ export class RedisChart extends Chart {
       'redis.conf.template': redisConfTemplate(spec),
       'sentinel.conf.template': sentinelConfTemplate(spec),
       'redis-start.sh': readFileSync(START_SCRIPT_PATH, 'utf8'),
+      'redis-restore.sh': readFileSync(RESTORE_SCRIPT_PATH, 'utf8'),
     };
     const config = new kplus.ConfigMap(this, 'config', {
       metadata: { name: 'redis-config', labels: redisLabels },

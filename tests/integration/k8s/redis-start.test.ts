@@ -9,60 +9,23 @@
  * restart of a Sentinel after the failover (it must monitor the new master), and a missing secret.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineStack, generateSecrets, REDIS_USERS, type StackSecrets } from '../../../config';
-import { synthesizeManifests, type ManifestObject } from '../../../infra/k8s/app';
-import { parseManifestProps } from '../../../infra/k8s/props';
+import { generateSecrets } from '../../../config';
+import type { ManifestObject } from '../../../infra/k8s/app';
 import { freePort, startProcess, type ManagedProcess } from '../../support/processes';
 import { pairsToRecord, redisCall, redisInfo, type RedisEndpoint } from '../../support/redis-probe';
 import { waitFor } from '../../support/wait';
+import { synthesizePods } from './support/pods';
 
 jest.setTimeout(180_000);
 
 const MASTER = 'evergreen';
-const spec = defineStack({ redis: { masterName: MASTER }, sentinel: { downAfterMs: 1000, failoverTimeoutMs: 4000 } }, 'kubernetes');
-const objects = synthesizeManifests(spec, parseManifestProps({})).flatMap((f) => f.objects);
-
-function configMap(name: string): Record<string, string> {
-  const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name) as (ManifestObject & { data: Record<string, string> }) | undefined;
-  if (!cm) throw new Error(`no ConfigMap ${name}`);
-  return cm.data;
-}
-
-interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
-}
-
-/**
- * The template with its data directory (`dir "/data"`, a volume in the pod) pointed at `dir`: the one
- * path of the template that must differ between loopback processes.
- */
-function templateFor(key: 'redis.conf.template' | 'sentinel.conf.template', dir: string): string {
-  const template = configMap('redis-config')[key] as string;
-  if (!/^dir "[^"]+"$/m.test(template)) throw new Error(`${key} has no dir line`);
-  const path = join(dir, key);
-  writeFileSync(path, template.replace(/^dir "[^"]+"$/m, `dir "${dir}"`));
-  return path;
-}
-
-/** The env of a StatefulSet's container as the pod would see it, secrets taken from `secrets`. */
-function podEnv(statefulSet: string, podName: string, secrets: StackSecrets, container = 0): Record<string, string> {
-  const object = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === statefulSet) as ManifestObject & {
-    spec: { template: { spec: { containers: { env: EnvVar[] }[] } } };
-  };
-  const env: Record<string, string> = {};
-  for (const e of object.spec.template.spec.containers[container]?.env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value.replace(/\$\((\w+)\)/g, (_, name: string) => env[name] ?? '');
-    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = podName;
-    else if (e.valueFrom?.secretKeyRef) env[e.name] = secrets.redisPasswords[e.valueFrom.secretKeyRef.key as (typeof REDIS_USERS)[number]];
-    else throw new Error(`${statefulSet}: cannot resolve env ${e.name}`);
-  }
-  return env;
-}
+const pods = synthesizePods({ redis: { masterName: MASTER }, sentinel: { downAfterMs: 1000, failoverTimeoutMs: 4000 } });
+const { objects } = pods;
+const templateFor = (key: 'redis.conf.template' | 'sentinel.conf.template', dir: string) => pods.templateIn(key, dir);
+const podEnv = pods.podEnv;
 
 const secrets = generateSecrets('test-');
 const admin = { username: 'admin', password: secrets.redisPasswords.admin };
@@ -154,9 +117,7 @@ async function sentinelsAgreeOn(): Promise<number | undefined> {
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'evergreen-k8s-start-'));
-  const data = configMap('redis-config');
-  scriptPath = join(workDir, 'redis-start.sh');
-  writeFileSync(scriptPath, data['redis-start.sh'] as string);
+  scriptPath = pods.scriptIn('redis-start.sh', workDir);
   redisPorts = [await freePort(), await freePort(), await freePort()];
   sentinelPorts = [await freePort(), await freePort(), await freePort()];
 });
