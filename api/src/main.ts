@@ -50,8 +50,13 @@ function main(): void {
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     force.unref();
+    // server.close() closes only the connections idle at that moment; keep-alive connections whose request
+    // finishes later would hold the drain until the timeout, so close newly idle ones as they appear.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    sweep.unref();
     server.close(() => {
       clearTimeout(force);
+      clearInterval(sweep);
       void redis.close().then(() => {
         logger.info('stopped');
         logger.flush();
