@@ -45,7 +45,7 @@ export interface ManifestProps {
   /**
    * The API image, pushed to a registry the cluster can pull from (the Docker deployment builds it
    * locally from api/Dockerfile: tag and push that build, then set this).
-   * @default '<images.api of the model>:0.1.0'
+   * @default '<images.api of the model>:<version in package.json>'
    */
   readonly apiImage?: string;
   /** Pull policy of every container. Images are pinned by tag, so a node pulls each once. @default 'IfNotPresent' */

@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
 import type { StackSpec } from '../../../config';
+import { KUBERNETES_API_PODS_SERVICE } from '../../../config/render';
 import { IMAGE_FACTS } from '../../images';
 import { selectorLabels, workloadLabels } from '../labels';
 import {
@@ -23,12 +26,11 @@ export interface ApiChartProps {
   readonly manifest: ManifestProps;
 }
 
-/** Name of the headless Service that lists every API pod (Prometheus discovers them through its DNS). */
-export const API_PODS_SERVICE = 'api-pods';
-
-/** The API image reference the manifests use. */
+/** The API image reference: the `apiImage` setting, else the model's image name tagged with the project version. */
 export function apiImage(spec: StackSpec, manifest: ManifestProps): string {
-  return manifest.apiImage ?? `${spec.images.api}:0.1.0`;
+  if (manifest.apiImage !== undefined) return manifest.apiImage;
+  const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return `${spec.images.api}:${version}`;
 }
 
 /**
@@ -94,7 +96,8 @@ export class ApiChart extends Chart {
     });
     selectPods(service, selectorLabels(stack, 'api'));
     const podsService = new kplus.Service(this, 'pods-service', {
-      metadata: { name: API_PODS_SERVICE, labels },
+      // Prometheus' `api` job discovers every pod through this name's DNS (config/render/prometheus.ts).
+      metadata: { name: KUBERNETES_API_PODS_SERVICE, labels },
       clusterIP: 'None',
       ports: [{ name: 'http', port, targetPort: port }],
     });
