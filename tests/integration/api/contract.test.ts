@@ -279,6 +279,15 @@ describe('purchases', () => {
     expect(recorded).toBe(sold);
   });
 
+  it('NOSCRIPT: a master with an empty script cache (as a newly promoted one) still runs every write', async () => {
+    expect(await redis.call('SCRIPT', 'FLUSH')).toBe('OK');
+    const user = await createUser(b);
+    const product = await createProduct(2, 100, b);
+    expect((await a.post('/v1/purchases', { userId: user.id, productId: product.id, quantity: 1 })).status).toBe(201);
+    expect((await b.patch(`/v1/products/${product.id}`, { name: 'renamed' })).status).toBe(200);
+    expect((await a.delete(`/v1/users/${user.id}`)).status).toBe(204);
+  });
+
   it("a deleted user's purchases stay as history", async () => {
     const user = await createUser();
     const product = await createProduct(3);
