@@ -340,6 +340,16 @@ export function readSettings(config: pulumi.Config = new pulumi.Config(PROJECT_N
     }
   }
 
+  // A misspelt key would otherwise be ignored without a word, and its setting silently left at its default.
+  const known = new Set(SETTINGS.map((d) => d.key));
+  for (const full of Object.keys(pulumi.runtime.allConfig())) {
+    if (!full.startsWith(`${PROJECT_NAME}:`)) continue;
+    const key = full.slice(PROJECT_NAME.length + 1);
+    if (known.has(key)) continue;
+    const near = nearestSetting(key);
+    problems.push(`${full}: unknown setting${near ? ` (did you mean ${near}?)` : ''}; Pulumi.yaml lists every setting`);
+  }
+
   let spec: StackSpec | undefined;
   try {
     spec = defineStack(overrides as StackOverrides, 'docker');
@@ -397,6 +407,29 @@ export function readSettings(config: pulumi.Config = new pulumi.Config(PROJECT_N
     memoryMb,
     configuredSecrets,
   };
+}
+
+/** The declared key closest to a misspelt one (edit distance at most 3), if any. */
+function nearestSetting(key: string): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i += 1) {
+      let previous = row[0] as number;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j += 1) {
+        const current = row[j] as number;
+        row[j] = Math.min(current + 1, (row[j - 1] as number) + 1, previous + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1));
+        previous = current;
+      }
+    }
+    return row[b.length] as number;
+  };
+  let best: { key: string; d: number } | undefined;
+  for (const def of SETTINGS) {
+    const d = distance(key, def.key);
+    if (d <= 3 && (best === undefined || d < best.d)) best = { key: def.key, d };
+  }
+  return best?.key;
 }
 
 /** What is wrong with a secret set in the config (never quoting the value), or undefined. */

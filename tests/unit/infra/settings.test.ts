@@ -77,6 +77,7 @@ describe('invalid settings', () => {
     [{ redisSavePoints: '3600-1' }, /evergreen-stores:redisSavePoints: '3600-1' is not a 'seconds:changes' pair/],
     [{ networkAddresses: '["api-0=10.9.9.9"]' }, /api-0/],
     [{ logMaxSize: 'big' }, /evergreen-stores:logMaxSize/],
+    [{ apiInstnces: '3' }, /evergreen-stores:apiInstnces: unknown setting \(did you mean apiInstances\?\)/],
   ])('%j stops the program before it registers anything', async (config, message) => {
     const error = await failure(config);
     expect(error.cause).toBeInstanceOf(StackValidationError);
