@@ -55,8 +55,11 @@ export const BENCH_STACK = {
 const SEED_USERS = 16;
 const SEED_PRODUCTS = 16;
 
+const processStart = Date.now();
+
+/** A progress line, with the seconds since start. */
 function log(line: string): void {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(`[${((Date.now() - processStart) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 }
 
 function httpJson(url: string, method: string, token: string, body?: unknown): Promise<{ status: number; json: unknown }> {
@@ -305,7 +308,7 @@ async function run(options: BenchOptions): Promise<void> {
     writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(`${base}.svg`, benchChart(title, rated, limits));
     writeFileSync(`${base}.txt`, `${table}\n`);
-    log(`\n${table}\n`);
+    process.stdout.write(`\n${table}\n\n`);
     log(`written: ${base}.json, ${base}.svg, ${base}.txt`);
 
     if (profileDir) {
@@ -320,7 +323,8 @@ async function run(options: BenchOptions): Promise<void> {
         }
       }
       writeFileSync(join(profileDir, 'summary.txt'), `${summaries.join('\n\n')}\n`);
-      log(`\n${summaries.join('\n\n')}\n\nprofiles and summary.txt: ${profileDir} (open a .cpuprofile in Chrome DevTools → Performance)`);
+      process.stdout.write(`\n${summaries.join('\n\n')}\n\n`);
+      log(`profiles and summary.txt: ${profileDir} (open a .cpuprofile in Chrome DevTools → Performance)`);
     }
   } finally {
     if (!stopped) await topology.stop();
