@@ -23,7 +23,7 @@ import {
   selectPods,
 } from '../pods';
 import type { ManifestProps } from '../props';
-import { placeholderSecrets, redisPasswordEnv } from '../secrets';
+import { placeholder, placeholderSecrets, redisPasswordEnv } from '../secrets';
 
 export interface RedisChartProps {
   readonly spec: StackSpec;
@@ -57,8 +57,8 @@ export function sentinelConfTemplate(spec: StackSpec): string {
 }
 
 /**
- * The stable DNS name of pod `$(POD_NAME)` behind the headless Service of `workload`. Kubernetes
- * expands `$(POD_NAME)` from the env var declared before it.
+ * The stable DNS name of pod `$(POD_NAME)` behind the headless Service `service`. Kubernetes expands
+ * `$(POD_NAME)` from the env var declared before it.
  */
 function podHost(spec: StackSpec, service: string): string {
   return `$(POD_NAME).${service}.${spec.kubernetes.namespace}.svc.${spec.kubernetes.clusterDomain}`;
@@ -69,10 +69,10 @@ function podHost(spec: StackSpec, service: string): string {
  * StatefulSet of `sentinel.count`), each behind a headless Service that gives every pod a stable DNS
  * name, with a redis_exporter sidecar per pod, PodDisruptionBudgets and anti-affinity.
  *
- * Both run scripts/redis-start.sh: a Redis pod asks the Sentinels for the current master and
- * otherwise makes pod 0 the master, so a restarted former master rejoins as a replica; a Sentinel
- * copies its config to a writable volume (Sentinel rewrites it) and monitors the master its peers
- * (or the Redis nodes) name.
+ * Both run scripts/redis-start.sh: a Redis pod asks the Sentinels for the current master, else the
+ * other nodes, and otherwise makes pod 0 the master, so a restarted former master rejoins as a replica;
+ * a Sentinel copies its config to a writable volume (Sentinel rewrites it) and monitors the master its
+ * peers (or the Redis nodes) name. Each pod gets only the passwords its template has placeholders for.
  */
 export class RedisChart extends Chart {
   readonly redis: kplus.StatefulSet;
@@ -105,8 +105,12 @@ export class RedisChart extends Chart {
       data: configData,
     });
 
-    /** Env of both kinds of pod: where the Sentinels are, who is master at first start, how to ask. */
-    const commonEnv = (): Record<string, kplus.EnvValue> => ({
+    const cli = facts.tools.find((t) => t.endsWith('/redis-cli')) ?? 'redis-cli';
+    /**
+     * Env of both kinds of pod: where the Sentinels and nodes are, who is master at first start, how to
+     * ask, and the password of every Redis user whose placeholder `template` holds.
+     */
+    const commonEnv = (template: string): Record<string, kplus.EnvValue> => ({
       POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
       REDIS_MASTER_NAME: kplus.EnvValue.fromValue(spec.redis.masterName),
       SENTINEL_ADDRESSES: kplus.EnvValue.fromValue(spec.sentinel.sentinelList),
@@ -115,14 +119,16 @@ export class RedisChart extends Chart {
       REDIS_ADDRESSES: kplus.EnvValue.fromValue(spec.redis.nodes.map((n) => n.hostPort).join(',')),
       REDIS_QUERY_USER: kplus.EnvValue.fromValue('admin'),
       REDIS_QUERY_PASSWORD: fromSecret(this, secrets.redisPasswords, 'admin'),
-      REDIS_CLI: kplus.EnvValue.fromValue(facts.tools.find((t) => t.endsWith('/redis-cli')) ?? 'redis-cli'),
+      REDIS_CLI: kplus.EnvValue.fromValue(cli),
       // The probes authenticate as the read-only exporter user; redis-cli reads the password from here.
       REDISCLI_AUTH: fromSecret(this, secrets.redisPasswords, 'exporter'),
       ...Object.fromEntries(
-        REDIS_USERS.map((user) => [redisPasswordEnv(user), fromSecret(this, secrets.redisPasswords, user)]),
+        REDIS_USERS.filter((user) => template.includes(placeholder(redisPasswordEnv(user)))).map((user) => [
+          redisPasswordEnv(user),
+          fromSecret(this, secrets.redisPasswords, user),
+        ]),
       ),
     });
-    const cli = facts.tools.find((t) => t.endsWith('/redis-cli')) ?? 'redis-cli';
     /** `redis-cli -e` turns an error reply (NOAUTH, LOADING, MASTERDOWN) into a failed probe. */
     const cliProbe = (port: number, ...command: string[]): string[] => [
       cli,
@@ -187,7 +193,7 @@ export class RedisChart extends Chart {
           command: ['/bin/sh', `${TEMPLATE_DIR}/redis-start.sh`, 'redis'],
           ports: [{ name: 'redis', number: spec.redis.port }],
           envVariables: {
-            ...commonEnv(),
+            ...commonEnv(configData['redis.conf.template']),
             REDIS_SERVER: kplus.EnvValue.fromValue(facts.binary),
             REDIS_CONFIG_TEMPLATE: kplus.EnvValue.fromValue(`${TEMPLATE_DIR}/redis.conf.template`),
             REDIS_CONFIG_FILE: kplus.EnvValue.fromValue(`${REDIS_RUN_DIR}/redis.conf`),
@@ -267,7 +273,7 @@ export class RedisChart extends Chart {
           command: ['/bin/sh', `${TEMPLATE_DIR}/redis-start.sh`, 'sentinel'],
           ports: [{ name: 'sentinel', number: spec.sentinel.port }],
           envVariables: {
-            ...commonEnv(),
+            ...commonEnv(configData['sentinel.conf.template']),
             REDIS_SERVER: kplus.EnvValue.fromValue(IMAGE_FACTS.sentinel.binary),
             SENTINEL_CONFIG_TEMPLATE: kplus.EnvValue.fromValue(`${TEMPLATE_DIR}/sentinel.conf.template`),
             SENTINEL_CONFIG_FILE: kplus.EnvValue.fromValue(`${spec.sentinel.dataDir}/sentinel.conf`),

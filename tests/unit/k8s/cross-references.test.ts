@@ -118,6 +118,22 @@ describe.each(Object.entries(variants))('cross-references (%s)', (_name, { spec,
     expect([...external.keys()].sort()).toEqual([manifest.secrets.apiTokens, manifest.secrets.grafanaAdmin, manifest.secrets.redisPasswords].sort());
   });
 
+  it('every secret placeholder of a template is filled from a Secret in the pod that renders it, and no pod gets more', () => {
+    const templates = (find(objects, 'ConfigMap', 'redis-config') as ManifestObject & { data: Record<string, string> }).data;
+    for (const name of ['redis', 'sentinel']) {
+      const container = all.find((w) => w.name === name)?.pod.containers[0];
+      const templatePath = container?.env?.find((e) => e.name.endsWith('_CONFIG_TEMPLATE'))?.value ?? '';
+      const template = templates[templatePath.slice(templatePath.lastIndexOf('/') + 1)] ?? '';
+      const needed = new Set([...template.matchAll(/__SECRET_([A-Z0-9_]+?)__/g)].map((m) => m[1]));
+      const given = new Set((container?.env ?? []).filter((e) => e.name.startsWith('REDIS_PASSWORD_')).map((e) => e.name));
+      expect(needed.size).toBeGreaterThanOrEqual(4);
+      expect({ [name]: [...given].sort() }).toEqual({ [name]: [...needed].sort() });
+      for (const e of (container?.env ?? []).filter((x) => given.has(x.name))) {
+        expect(e.valueFrom).toEqual({ secretKeyRef: { name: manifest.secrets.redisPasswords, key: e.name.replace('REDIS_PASSWORD_', '').toLowerCase() } });
+      }
+    }
+  });
+
   it("the autoscaler's and the disruption budgets' targets exist", () => {
     for (const hpa of byKind(objects, 'HorizontalPodAutoscaler')) {
       const ref = (hpa.spec as { scaleTargetRef: { kind: string; name: string; apiVersion: string } }).scaleTargetRef;
