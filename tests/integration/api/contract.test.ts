@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  redis?.disconnect();
+  await redis?.quit().catch(() => undefined);
   await topology?.stop();
 });
 
