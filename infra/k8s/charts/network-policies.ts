@@ -53,7 +53,7 @@ export class NetworkPoliciesChart extends Chart {
     });
 
     const flows = stackFlows(spec);
-    const peer = (flow: Flow, side: Workload | 'clients' | 'external'): k8s.NetworkPolicyPeer[] | undefined => {
+    const peer = (side: Workload | 'clients' | 'external'): k8s.NetworkPolicyPeer[] | undefined => {
       if (side === 'external') return [{ ipBlock: { cidr: '0.0.0.0/0' } }];
       if (side === 'clients') {
         const labels = manifest.gatewayClientNamespaceLabels;
@@ -72,7 +72,7 @@ export class NetworkPoliciesChart extends Chart {
       const peers = [...new Set(list.map(sideOf))];
       return peers.map((side) => {
         const mine = list.filter((f) => sideOf(f) === side);
-        return { peers: peer(mine[0] as Flow, side), ports: ports(mine), why: mine.map((f) => f.why) };
+        return { peers: peer(side), ports: ports(mine), why: mine.map((f) => f.why) };
       });
     };
 
