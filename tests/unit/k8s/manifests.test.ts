@@ -3,6 +3,8 @@
  * served by 1.27, no unknown field; recommended labels everywhere; every container with resources,
  * probes and a non-root security context; no secret value anywhere.
  */
+import { parseAllDocuments } from 'yaml';
+import { manifestYaml, type ManifestFile } from '../../../infra/k8s/app';
 import { isServedBy127, unknownFields, type KubeObject } from './support/kube-fields';
 import { schemaProblems } from './support/kube-models';
 import { containers, synth, workloads } from './support/manifests';
@@ -49,6 +51,14 @@ describe('synthesized manifests', () => {
       expect.arrayContaining(['Ingress/gateway', 'PodDisruptionBudget/gateway']),
     );
     expect(kinds).not.toContain('Ingress/gateway');
+  });
+
+  it('writes YAML that reads back as exactly the synthesized objects (configs as literal blocks)', () => {
+    for (const file of [...defaults.files, ...withIngress.files]) {
+      const text = manifestYaml(file);
+      expect(parseAllDocuments(text).map((d) => d.toJS() as unknown)).toEqual(file.objects);
+    }
+    expect(manifestYaml(defaults.files[2] as ManifestFile)).toMatch(/^ {2}redis-start\.sh: \|-?\n {4}#!\/bin\/sh$/m);
   });
 
   it('validates against the Kubernetes schemas of kubernetes-models', () => {
