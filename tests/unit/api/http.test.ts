@@ -55,6 +55,19 @@ describe('HTTP rules decided before data access', () => {
     expectProblem(await request(app).get('/v1/products?cursor=%%%').set(auth), 400, 'validation-failed');
   });
 
+  it('never a 5xx for hostile input: broken percent-encoding, deep nesting, repeated query parameters', async () => {
+    const broken = await request(app).get('/v1/users/%E0%A4%A').set(auth);
+    expect(broken.status).toBeGreaterThanOrEqual(400);
+    expect(broken.status).toBeLessThan(500);
+    expect(broken.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const deep = '['.repeat(20000) + ']'.repeat(20000);
+    const nested = await request(app).post('/v1/products').set(auth).set('Content-Type', 'application/json').send(deep);
+    expect(nested.status).toBeGreaterThanOrEqual(400);
+    expect(nested.status).toBeLessThan(500);
+    expectProblem(await request(app).get('/v1/products?limit=5&limit=6').set(auth), 400, 'validation-failed');
+    expectProblem(await request(app).post('/v1/users').set(auth).set('Content-Type', 'application/json; charset=latin1').send('{}'), 415, 'unsupported-media-type');
+  });
+
   it('413 for a body over 64 KiB', async () => {
     const res = await request(app).post('/v1/users').set(auth).send({ name: 'x'.repeat(64 * 1024), email: 'a@b.co' });
     expectProblem(res, 413, 'payload-too-large');
