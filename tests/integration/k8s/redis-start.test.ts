@@ -6,7 +6,9 @@
  *
  * Scenarios: first start (no Sentinel answers: pod 0 is master, the others replicate it), restart of a
  * replica, failover and restart of the former master (it must rejoin as a replica of the new master),
- * restart of a Sentinel after the failover (it must monitor the new master), and a missing secret.
+ * restart of a Sentinel after the failover (it must monitor the new master), restart of a node while
+ * every Sentinel is down, and a missing secret. Along the way the pods' exec probes, the exporter
+ * sidecars and the API (built; `npm run build`) run with the env the manifests give them.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -215,6 +217,29 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
       } finally {
         await exporter.stop();
       }
+    }
+  });
+
+  it('the API, started with the Deployment\'s env and the Secrets, finds the master through the Sentinels and writes', async () => {
+    const port = await freePort();
+    const env = { ...podEnv('api', 'api-0', secrets), REDIS_SENTINELS: addresses(sentinelPorts), PORT: String(port), HOST: '127.0.0.1' };
+    expect(Object.keys(env).sort()).toEqual(['API_TOKENS', 'HOST', 'LOG_LEVEL', 'PORT', 'REDIS_MASTER_NAME', 'REDIS_PASSWORD', 'REDIS_SENTINELS', 'REDIS_USERNAME']);
+    const api = await startProcess({
+      name: 'api-0',
+      command: process.execPath,
+      args: [join(__dirname, '..', '..', '..', 'build', 'api', 'src', 'main.js')],
+      env,
+      ready: async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
+    });
+    try {
+      const created = await fetch(`http://127.0.0.1:${port}/v1/products`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secrets.apiTokens[0]}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Fern', priceCents: 1200, stock: 3 }),
+      });
+      expect(created.status).toBe(201);
+    } finally {
+      await api.stop();
     }
   });
 

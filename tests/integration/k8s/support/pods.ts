@@ -26,13 +26,24 @@ export interface SynthesizedPods {
   templateIn(key: 'redis.conf.template' | 'sentinel.conf.template', dir: string): string;
   /** Writes ConfigMap `redis-config`'s script `key` to `dir` and returns its path. */
   scriptIn(key: 'redis-start.sh' | 'redis-restore.sh', dir: string): string;
-  /** The env of a StatefulSet's container as its pod `podName` would see it, Secret values from `secrets`. */
-  podEnv(statefulSet: string, podName: string, secrets: StackSecrets, container?: number): Record<string, string>;
+  /**
+   * The env of a workload's (StatefulSet or Deployment) container as its pod `podName` would see it,
+   * the values of the Secrets taken from `secrets`.
+   */
+  podEnv(workload: string, podName: string, secrets: StackSecrets, container?: number): Record<string, string>;
 }
 
 export function synthesizePods(stack: StackOverrides): SynthesizedPods {
   const spec = defineStack(stack, 'kubernetes');
-  const objects = synthesizeManifests(spec, parseManifestProps({})).flatMap((f) => f.objects);
+  const manifest = parseManifestProps({});
+  const objects = synthesizeManifests(spec, manifest).flatMap((f) => f.objects);
+  /** What each Secret the docs tell to create holds, for a given set of secrets. */
+  const secretValue = (secrets: StackSecrets, name: string, key: string): string => {
+    if (name === manifest.secrets.redisPasswords) return secrets.redisPasswords[key as RedisUser];
+    if (name === manifest.secrets.apiTokens && key === 'tokens') return secrets.apiTokens.join(',');
+    if (name === manifest.secrets.grafanaAdmin && key === 'password') return secrets.grafanaAdminPassword;
+    throw new Error(`no value for key ${key} of Secret ${name}`);
+  };
   const configMap = (name: string): Record<string, string> => {
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name) as (ManifestObject & { data: Record<string, string> }) | undefined;
     if (!cm) throw new Error(`no ConfigMap ${name}`);
@@ -53,16 +64,16 @@ export function synthesizePods(stack: StackOverrides): SynthesizedPods {
       writeFileSync(path, configMap('redis-config')[key] as string);
       return path;
     },
-    podEnv(statefulSet, podName, secrets, container = 0) {
-      const object = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === statefulSet) as ManifestObject & {
+    podEnv(workload, podName, secrets, container = 0) {
+      const object = objects.find((o) => (o.kind === 'StatefulSet' || o.kind === 'Deployment') && o.metadata.name === workload) as ManifestObject & {
         spec: { template: { spec: { containers: { env: EnvVar[] }[] } } };
       };
       const env: Record<string, string> = {};
       for (const e of object.spec.template.spec.containers[container]?.env ?? []) {
         if (e.value !== undefined) env[e.name] = e.value.replace(/\$\((\w+)\)/g, (_, name: string) => env[name] ?? '');
         else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = podName;
-        else if (e.valueFrom?.secretKeyRef) env[e.name] = secrets.redisPasswords[e.valueFrom.secretKeyRef.key as RedisUser];
-        else throw new Error(`${statefulSet}: cannot resolve env ${e.name}`);
+        else if (e.valueFrom?.secretKeyRef) env[e.name] = secretValue(secrets, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key);
+        else throw new Error(`${workload}: cannot resolve env ${e.name}`);
       }
       return env;
     },
