@@ -209,54 +209,64 @@ describe.each(Object.entries(variants))('cross-references (%s)', (_name, { spec,
       readonly port: number;
       readonly why: string;
     }
-    const needed: Needed[] = [];
-    const need = (from: Workload | 'outside', address: string, why: string): void => {
-      const [host, port] = split(address);
-      const target = resolve(host, port);
-      needed.push({ from, to: target.workload, port: target.port, why });
-    };
+    /** Every connection the pods are configured to make, resolved to workloads and container ports. */
+    const neededConnections = (): Needed[] => {
+      const needed: Needed[] = [];
+      const need = (from: Workload | 'outside', address: string, why: string): void => {
+        const [host, port] = split(address);
+        const target = resolve(host, port);
+        needed.push({ from, to: target.workload, port: target.port, why });
+      };
 
-    // Clients reach the gateway through its Service (LoadBalancer / NodePort / Ingress controller).
-    const gatewayService = services(objects).find((s) => s.name === 'gateway');
-    const gatewayHttp = gatewayService?.ports.find((p) => p.name === 'http');
-    needed.push({ from: 'outside', to: byName('gateway'), port: Number(gatewayHttp?.targetPort), why: 'clients' });
-    // nginx.conf upstream servers.
-    for (const m of configData('gateway-config', 'nginx.conf').matchAll(/^\s*server (\S+:\d+)\b/gm)) need(byName('gateway'), m[1] as string, 'nginx upstream');
-    // The API's Sentinels and, through them, every Redis node.
-    const apiContainer = byName('api').pod.containers[0];
-    for (const address of (apiContainer ? env(apiContainer, 'REDIS_SENTINELS') ?? '' : '').split(',')) need(byName('api'), address, 'API → Sentinel');
-    for (const node of spec.redis.nodes) need(byName('api'), node.hostPort, 'API → Redis (master or replica named by the Sentinels)');
-    // Redis start-up script → Sentinels; replication between any two nodes.
-    const redisContainer = byName('redis').pod.containers[0];
-    for (const address of (redisContainer ? env(redisContainer, 'SENTINEL_ADDRESSES') ?? '' : '').split(',')) need(byName('redis'), address, 'start-up script → Sentinel');
-    for (const node of spec.redis.nodes) need(byName('redis'), node.hostPort, 'replication');
-    // Sentinels → the monitored master (sentinel.conf), every Redis node, every other Sentinel.
-    const monitor = /^sentinel monitor \S+ (\S+) (\d+) /m.exec(configData('redis-config', 'sentinel.conf.template'));
-    need(byName('sentinel'), `${monitor?.[1]}:${monitor?.[2]}`, 'Sentinel monitors the master');
-    const sentinelContainer = byName('sentinel').pod.containers[0];
-    for (const address of (sentinelContainer ? env(sentinelContainer, 'REDIS_ADDRESSES') ?? '' : '').split(',')) need(byName('sentinel'), address, 'Sentinel → Redis');
-    for (const address of (sentinelContainer ? env(sentinelContainer, 'SENTINEL_ADDRESSES') ?? '' : '').split(',')) need(byName('sentinel'), address, 'Sentinel peers');
-    // Prometheus: every scrape target and the Alertmanager of prometheus.yml.
-    const prometheusYml = parse(configData('prometheus-config', 'prometheus.yml')) as {
-      alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
-      scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] }[];
+      // Clients reach the gateway through its Service (LoadBalancer / NodePort / Ingress controller).
+      const gatewayService = services(objects).find((s) => s.name === 'gateway');
+      const gatewayHttp = gatewayService?.ports.find((p) => p.name === 'http');
+      needed.push({ from: 'outside', to: byName('gateway'), port: Number(gatewayHttp?.targetPort), why: 'clients' });
+      // nginx.conf upstream servers.
+      for (const m of configData('gateway-config', 'nginx.conf').matchAll(/^\s*server (\S+:\d+)\b/gm)) need(byName('gateway'), m[1] as string, 'nginx upstream');
+      // The API's Sentinels and, through them, every Redis node.
+      const apiContainer = byName('api').pod.containers[0];
+      for (const address of (apiContainer ? env(apiContainer, 'REDIS_SENTINELS') ?? '' : '').split(',')) need(byName('api'), address, 'API → Sentinel');
+      for (const node of spec.redis.nodes) need(byName('api'), node.hostPort, 'API → Redis (master or replica named by the Sentinels)');
+      // Redis start-up script → Sentinels; replication between any two nodes.
+      const redisContainer = byName('redis').pod.containers[0];
+      for (const address of (redisContainer ? env(redisContainer, 'SENTINEL_ADDRESSES') ?? '' : '').split(',')) need(byName('redis'), address, 'start-up script → Sentinel');
+      for (const node of spec.redis.nodes) need(byName('redis'), node.hostPort, 'replication');
+      // Sentinels → the monitored master (sentinel.conf), every Redis node, every other Sentinel.
+      const monitor = /^sentinel monitor \S+ (\S+) (\d+) /m.exec(configData('redis-config', 'sentinel.conf.template'));
+      need(byName('sentinel'), `${monitor?.[1]}:${monitor?.[2]}`, 'Sentinel monitors the master');
+      const sentinelContainer = byName('sentinel').pod.containers[0];
+      for (const address of (sentinelContainer ? env(sentinelContainer, 'REDIS_ADDRESSES') ?? '' : '').split(',')) need(byName('sentinel'), address, 'Sentinel → Redis');
+      for (const address of (sentinelContainer ? env(sentinelContainer, 'SENTINEL_ADDRESSES') ?? '' : '').split(',')) need(byName('sentinel'), address, 'Sentinel peers');
+      // Prometheus: every scrape target and the Alertmanager of prometheus.yml.
+      const prometheusYml = parse(configData('prometheus-config', 'prometheus.yml')) as {
+        alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+        scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] }[];
+      };
+      for (const job of prometheusYml.scrape_configs) {
+        for (const target of (job.static_configs ?? []).flatMap((s) => s.targets)) need(byName('prometheus'), target, `scrape ${job.job_name}`);
+        for (const sd of job.dns_sd_configs ?? []) for (const name of sd.names) need(byName('prometheus'), `${name}:${sd.port}`, `scrape ${job.job_name}`);
+      }
+      for (const target of prometheusYml.alerting.alertmanagers.flatMap((a) => a.static_configs.flatMap((s) => s.targets))) {
+        need(byName('prometheus'), target, 'alerts');
+      }
+      // Grafana's datasource.
+      const datasources = parse(configData('grafana-provisioning', 'datasources.prometheus.yml')) as { datasources: { url: string }[] };
+      for (const ds of datasources.datasources) need(byName('grafana'), new URL(ds.url).host, 'Grafana datasource');
+      return needed;
     };
-    for (const job of prometheusYml.scrape_configs) {
-      for (const target of (job.static_configs ?? []).flatMap((s) => s.targets)) need(byName('prometheus'), target, `scrape ${job.job_name}`);
-      for (const sd of job.dns_sd_configs ?? []) for (const name of sd.names) need(byName('prometheus'), `${name}:${sd.port}`, `scrape ${job.job_name}`);
-    }
-    for (const target of prometheusYml.alerting.alertmanagers.flatMap((a) => a.static_configs.flatMap((s) => s.targets))) {
-      need(byName('prometheus'), target, 'alerts');
-    }
-    // Grafana's datasource.
-    const datasources = parse(configData('grafana-provisioning', 'datasources.prometheus.yml')) as { datasources: { url: string }[] };
-    for (const ds of datasources.datasources) need(byName('grafana'), new URL(ds.url).host, 'Grafana datasource');
+    let cached: Needed[] | undefined;
+    /** Computed inside the tests (not while jest collects them), once. */
+    const connections = (): Needed[] => (cached ??= neededConnections());
+
     // Alertmanager → its webhook, when it is outside the pod.
     const webhook = new URL(spec.monitoring.alertWebhookUrl);
     const webhookOutside = !/^127\.|^localhost$/.test(webhook.hostname);
 
     it('allow every connection the stack makes (and DNS)', () => {
-      const denied = needed.filter((n) => !allowed(all_, n.from === 'outside' ? outside : pod(n.from), pod(n.to), n.port));
+      // gateway, API, replication, Sentinels, scrapes, alerts, Grafana: dozens, whatever the counts.
+      expect(connections().length).toBeGreaterThan(25);
+      const denied = connections().filter((n) => !allowed(all_, n.from === 'outside' ? outside : pod(n.from), pod(n.to), n.port));
       expect(denied.map((n) => `${n.from === 'outside' ? 'outside' : n.from.name} → ${n.to.name}:${n.port} (${n.why})`)).toEqual([]);
       for (const w of all) {
         expect({ [w.name]: [allowed(all_, pod(w), dns, 53, 'UDP'), allowed(all_, pod(w), dns, 53, 'TCP')] }).toEqual({ [w.name]: [true, true] });
@@ -266,7 +276,7 @@ describe.each(Object.entries(variants))('cross-references (%s)', (_name, { spec,
 
     it('deny everything else: every pair of pods, every port they declare, and the outside', () => {
       const isNeeded = (from: Workload | 'outside', to: Workload, port: number) =>
-        needed.some((n) => n.from === from && n.to === to && n.port === port);
+        connections().some((n) => n.from === from && n.to === to && n.port === port);
       const leaks: string[] = [];
       for (const to of all) {
         const ports = containers(to.pod).flatMap((c) => c.ports ?? []).map((p) => p.containerPort);
@@ -304,7 +314,7 @@ describe.each(Object.entries(variants))('cross-references (%s)', (_name, { spec,
               const peers = endpointsOf(direction === 'ingress' ? rule.from : rule.to);
               for (const peer of peers) {
                 const used = owners.some((owner) =>
-                  needed.some((n) => {
+                  connections().some((n) => {
                     if (n.port !== portSpec.port) return false;
                     const [self, other] = direction === 'ingress' ? [n.to, n.from] : [n.from, n.to];
                     if (self !== owner) return false;
