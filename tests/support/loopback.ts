@@ -38,6 +38,7 @@ import {
   registerTemporaryDir,
   startProcess,
   type ManagedProcess,
+  type StartProcessProps,
 } from './processes';
 import { pairsToRecord, redisCall, redisInfo, type RedisCredentials, type RedisEndpoint } from './redis-probe';
 import { waitFor } from './wait';
@@ -223,6 +224,7 @@ class Topology implements LoopbackTopology {
   private readonly readyTimeoutMs: number;
   private readonly unregisterCleanup: () => void;
   private stopping: Promise<void> | undefined;
+  private readonly stopped = new AbortController();
 
   constructor(
     readonly spec: StackSpec,
@@ -249,6 +251,21 @@ class Topology implements LoopbackTopology {
   }
 
   // ----- start ------------------------------------------------------------------------------------
+
+  /**
+   * Every process of the topology is started here: it is known to the topology from the moment it is
+   * spawned, so that stop() also stops one that is still starting, and nothing starts once stop() began.
+   */
+  private launch(props: StartProcessProps): Promise<ManagedProcess> {
+    if (this.stopping) return Promise.reject(new Error(`the topology is stopping: not starting ${props.name}`));
+    return startProcess({
+      ...props,
+      onSpawn: (spawned) => {
+        this.started.set(props.name, spawned);
+        if (this.stopping) void spawned.stop('SIGTERM', 10_000);
+      },
+    });
+  }
 
   async start(): Promise<void> {
     const mainJs = join(repositoryRoot(), 'build/api/src/main.js');
@@ -290,7 +307,7 @@ class Topology implements LoopbackTopology {
     const conf = join(node.dataDir, 'redis.conf');
     this.writeConfig(conf, renderRedisConf(this.spec, this.secrets, node));
     const isReplica = node.initialRole === 'replica';
-    const process = await startProcess({
+    await this.launch({
       name: node.name,
       command: findProgram('redis-server'),
       args: [conf],
@@ -302,7 +319,6 @@ class Topology implements LoopbackTopology {
         return (await redisInfo(endpoint, this.admin, 'replication')).master_link_status === 'up';
       },
     });
-    this.started.set(node.name, process);
   }
 
   private async waitForReplication(): Promise<void> {
@@ -314,7 +330,12 @@ class Topology implements LoopbackTopology {
         const online = Object.entries(info).filter(([k, v]) => /^slave\d+$/.test(k) && v.includes('state=online'));
         return info.role === 'master' && online.length === expected;
       },
-      { what: `the master to see ${expected} replicas online`, timeoutMs: this.readyTimeoutMs, intervalMs: 100 },
+      {
+        what: `the master to see ${expected} replicas online`,
+        timeoutMs: this.readyTimeoutMs,
+        intervalMs: 100,
+        signal: this.stopped.signal,
+      },
     );
   }
 
@@ -324,7 +345,7 @@ class Topology implements LoopbackTopology {
     // Sentinel rewrites its config file (known replicas, sentinels, epochs): it lives in its own dir.
     const conf = sentinelConfPath(sentinel);
     this.writeConfig(conf, renderSentinelConf(this.spec, this.secrets, sentinel));
-    const process = await startProcess({
+    await this.launch({
       name: sentinel.name,
       command: findProgram('redis-sentinel'),
       args: [conf],
@@ -336,7 +357,6 @@ class Topology implements LoopbackTopology {
         return Array.isArray(addr) && addr.length === 2;
       },
     });
-    this.started.set(sentinel.name, process);
   }
 
   /** Every Sentinel names the same master, sees it up, and knows every replica and every other Sentinel. */
@@ -361,6 +381,7 @@ class Topology implements LoopbackTopology {
             what: `${sentinel.name} to see master ${master.hostPort} with ${replicas} replicas and ${others} other sentinels`,
             timeoutMs: this.readyTimeoutMs,
             intervalMs: 200,
+            signal: this.stopped.signal,
           },
         ),
       ),
@@ -373,7 +394,7 @@ class Topology implements LoopbackTopology {
     const previous = this.started.get(instance.name);
     if (previous?.running) throw new Error(`${instance.name} is already running (pid ${previous.pid})`);
     const url = `http://${instance.host}:${instance.port}`;
-    const process = await startProcess({
+    await this.launch({
       name: instance.name,
       command: globalThis.process.execPath, // the Node 22 running us, whatever `node` is on PATH
       args: [join(repositoryRoot(), 'build/api/src/main.js')],
@@ -389,7 +410,6 @@ class Topology implements LoopbackTopology {
       readyTimeoutMs: this.readyTimeoutMs,
       ready: async () => (await httpGet(`${url}/readyz`)).status === 200,
     });
-    this.started.set(instance.name, process);
   }
 
   async stopApi(i: number): Promise<void> {
@@ -407,7 +427,7 @@ class Topology implements LoopbackTopology {
     const conf = join(gateway.runDir, 'nginx.conf');
     this.writeConfig(conf, renderNginxConf(this.spec));
     const url = this.gatewayUrl as string;
-    const process = await startProcess({
+    await this.launch({
       name: 'gateway',
       command: findProgram('nginx'),
       // In the foreground (the rendered file leaves `daemon` to the runner, as the official image does);
@@ -419,7 +439,6 @@ class Topology implements LoopbackTopology {
       ready: async () =>
         (await httpGet(`${url}/v1/products?limit=1`, { authorization: `Bearer ${this.apiToken}` })).status === 200,
     });
-    this.started.set('gateway', process);
   }
 
   // ----- inspection -------------------------------------------------------------------------------
@@ -454,7 +473,7 @@ class Topology implements LoopbackTopology {
     if (process?.running) throw new Error(`${node.name} is still running (pid ${process.pid})`);
     // Its config file is the one it was started with; Sentinel turns a returning old master into a replica.
     const conf = join(node.dataDir, 'redis.conf');
-    const restarted = await startProcess({
+    await this.launch({
       name: node.name,
       command: findProgram('redis-server'),
       args: [conf],
@@ -463,7 +482,6 @@ class Topology implements LoopbackTopology {
       readyTimeoutMs: this.readyTimeoutMs,
       ready: async () => (await redisCall(node, this.admin, 'PING')) === 'PONG',
     });
-    this.started.set(node.name, restarted);
   }
 
   processes(): ReadonlyMap<string, ManagedProcess> {
@@ -473,6 +491,8 @@ class Topology implements LoopbackTopology {
   // ----- stop -------------------------------------------------------------------------------------
 
   stop(): Promise<void> {
+    // Ends the waits of a start that is still under way.
+    this.stopped.abort(new Error('the topology was stopped while it was starting'));
     this.stopping ??= this.stopInOrder();
     return this.stopping;
   }
@@ -485,6 +505,8 @@ class Topology implements LoopbackTopology {
     for (const group of [byService('gateway'), byService('api-'), byService('sentinel-'), byService('redis-')]) {
       await Promise.all(group.map((p) => p.stop('SIGTERM', 10_000)));
     }
+    // Anything spawned meanwhile by a start that was under way.
+    await Promise.all([...this.started.values()].map((p) => p.stop('SIGTERM', 10_000)));
     if (this.ownsWorkDir && !keepWorkDir()) {
       rmSync(this.workDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
       forgetTemporaryDir(this.workDir);

@@ -16,7 +16,7 @@
  *   whatever is still registered.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, fstatSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -59,6 +59,12 @@ export interface StartProcessProps {
    * @default 10000
    */
   readonly stopTimeoutMs?: number;
+  /**
+   * Called as soon as the program has been spawned, before it is ready: lets an owner (the loopback
+   * topology) stop a process that is still starting.
+   * @default none
+   */
+  readonly onSpawn?: (process: ManagedProcess) => void;
 }
 
 export interface ManagedProcess {
@@ -120,10 +126,16 @@ process.stdin.on('data', (chunk) => {
     else if (op === '+dir') dirs.add(arg); else if (op === '-dir') dirs.delete(arg);
   }
 });
-process.stdin.on('end', () => {
+const parent = process.ppid; let done = false;
+const cleanUp = () => {
+  if (done) return; done = true;
   for (const g of groups) { try { process.kill(-g, 'SIGCONT'); process.kill(-g, 'SIGKILL'); } catch {} }
   setTimeout(() => { for (const d of dirs) { try { rmSync(d, { recursive: true, force: true }); } catch {} } process.exit(0); }, 200);
-});
+};
+process.stdin.on('end', cleanUp);
+process.stdin.on('error', cleanUp);
+// Belt and braces: a parent that died is noticed by being re-parented, even if no EOF arrives.
+setInterval(() => { if (process.ppid !== parent) cleanUp(); }, 1000);
 `;
 
 let reaper: ChildProcess | undefined;
@@ -172,10 +184,37 @@ function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-/** Resolves once no process of group `pgid` is left (checked every 20 ms, for at most `timeoutMs`). */
+/**
+ * Whether group `pgid` still has a member that is not a zombie. A killed straggler (say a Redis fork)
+ * is re-parented to init and stays a zombie until init reaps it, which takes a while on some machines;
+ * it writes nothing any more, so it does not count.
+ */
+function groupHasLiveMembers(pgid: number): boolean {
+  if (!signalGroup(pgid, 0)) return false;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
+    } catch {
+      // exited while we looked
+    }
+  }
+  return false;
+}
+
+/** Resolves once no live process of group `pgid` is left (checked every 20 ms, for at most `timeoutMs`). */
 async function groupGone(pgid: number, timeoutMs = 2_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && signalGroup(pgid, 0)) {
+  while (Date.now() < deadline && groupHasLiveMembers(pgid)) {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -349,7 +388,7 @@ export async function startProcess(props: StartProcessProps): Promise<ManagedPro
       signalGroup(pid, 'SIGKILL');
       void groupGone(pid).then(() => {
         running.delete(managed);
-        tellReaper(`-pg ${pid}`);
+        if (reaper) tellReaper(`-pg ${pid}`); // nothing to forget if the watchdog was closed
         resolve(code);
       });
     });
@@ -393,6 +432,7 @@ export async function startProcess(props: StartProcessProps): Promise<ManagedPro
     },
   };
   running.add(managed);
+  props.onSpawn?.(managed);
 
   if (!ready) return managed;
   const abort = new AbortController();

@@ -29,17 +29,24 @@ export async function redisCall(
     password: credentials?.password,
     lazyConnect: true,
     connectTimeout: 1_000,
-    commandTimeout: 2_000,
+    // disconnect() waits this long for the socket to close before destroying it, with a timer that is
+    // never cleared when the socket had already failed: keep it short so no timer outlives a probe.
+    disconnectTimeout: 100,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     enableReadyCheck: false,
     retryStrategy: () => null,
   });
   client.on('error', () => undefined); // the failed call below reports it
+  // One bound for connecting and the command together.
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${command} on ${endpoint.host}:${endpoint.port} timed out after 2000 ms`)), 2_000);
+  });
   try {
-    await client.connect();
-    return await client.call(command, ...args);
+    return await Promise.race([client.connect().then(() => client.call(command, ...args)), timeout]);
   } finally {
+    clearTimeout(timer);
     client.disconnect();
   }
 }

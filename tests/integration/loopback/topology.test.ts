@@ -7,8 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StackValidationError, renderNginxConf, renderRedisConf, sentinelConfPath } from '../../../config';
 import { startLoopbackTopology, type LoopbackTopology } from '../../support/loopback';
-import { isAlive, runningProcesses } from '../../support/processes';
+import { isAlive, runningProcesses, stopAll } from '../../support/processes';
 import { pairsToRecord, redisCall, redisInfo } from '../../support/redis-probe';
+import { waitFor } from '../../support/wait';
 import { commandLine, processTree } from './proc';
 
 jest.setTimeout(120_000);
@@ -168,5 +169,28 @@ describe('startLoopbackTopology (bad input)', () => {
     await expect(start).rejects.toThrow(/sentinel/i);
     expect(runningProcesses()).toEqual([]);
     expect(existsSync(workDir)).toBe(false);
+  });
+});
+
+describe('startLoopbackTopology (interrupted)', () => {
+  it('stops the processes that are still starting when it is stopped half-way (Ctrl-C, end of a test file)', async () => {
+    const starting = startLoopbackTopology();
+    const outcome = starting.then(
+      (t) => t,
+      (error: unknown) => error as Error,
+    );
+    // The replicas are spawned but not in sync yet, or the Sentinels are starting: stop it all now.
+    const replica = await waitFor(() => runningProcesses().find((p) => p.name === 'redis-1'), {
+      what: 'the first replica to be spawned',
+      timeoutMs: 60_000,
+      intervalMs: 5,
+    });
+    const workDir = join(replica.logFile, '..', '..');
+    await stopAll();
+    const result = await outcome;
+    if (!(result instanceof Error)) await result.stop(); // it won the race: it had finished starting
+    expect(isAlive(replica.pid)).toBe(false);
+    expect(runningProcesses()).toEqual([]);
+    await waitFor(() => !existsSync(workDir), { what: `${workDir} to be removed`, timeoutMs: 10_000 });
   });
 });
