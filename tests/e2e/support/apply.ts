@@ -15,16 +15,16 @@
  *   tar extracted at `/` before start, mode 0644 / 0744 when executable / `permissions`, numeric owner),
  *   health check (`tests`, Go durations), restart policy and max retries, memory and swap (MB), log
  *   driver and options, published ports, capabilities, init, read-only root fs, tmpfs, ulimits,
- *   security options, shm size, stop signal and timeout; `start`/`mustRun` (started unless told not
- *   to); `wait`/`waitTimeout` (healthy before the next resource that depends on it is created).
+ *   security options, shm size, stop signal and timeout; `start` (started unless `start: false`);
+ *   `wait`/`waitTimeout` (healthy before the resources that depend on it are created).
  * - Creation order follows each resource's dependencies (`dependsOn` and input dependencies).
  *
  * Not reproduced (deliberately):
  * - No pulls: a RemoteImage without `build` must exist locally (the e2e stack's image settings name
  *   the locally built stand-ins, tests/e2e/support/images.ts); the base image of a build can be
  *   replaced through `buildArgOverrides` (the stand-in NODE_IMAGE for api/Dockerfile).
- * - No state, diff, update or replacement: it creates once and tears down; `recreateContainer` is
- *   "replace" for one container (remove, create again from the same inputs, volumes kept).
+ * - No state, diff or update: it creates once and tears down; `recreateContainers` is "replace" for
+ *   some containers (remove them, create them again from the same inputs, volumes kept).
  * - Published ports are bound to `publishOn` (127.0.0.1) whatever host IP the program asked for,
  *   so a test never opens a port beyond loopback.
  * - Every created network, volume and container also gets the label `RUN_LABEL=<runId>`, so that
@@ -38,6 +38,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+// The .dockerignore matcher dockerode itself uses (its dependency), so both filter a context alike.
 import dockerignore from '@balena/dockerignore';
 import type Docker from 'dockerode';
 import {

