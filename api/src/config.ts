@@ -40,6 +40,12 @@ export interface ApiConfig {
    * Env REDIS_READ_FROM_REPLICAS (true|false). @default true
    */
   readonly readFromReplicas: boolean;
+  /**
+   * Connections to the master that carry writes. A write is followed by WAIT on its own connection, and WAIT holds
+   * that connection until a replica acknowledges, so several connections let writes wait in parallel.
+   * Env REDIS_WRITE_CONNECTIONS. @default 4
+   */
+  readonly writeConnections: number;
   /** On SIGTERM, how long in-flight requests may take before their connections are cut. Env API_SHUTDOWN_TIMEOUT_MS. @default 10000 */
   readonly shutdownTimeoutMs: number;
 }
@@ -123,6 +129,7 @@ const envSchema = z.object({
     .optional()
     .default('true')
     .transform((v) => v === 'true'),
+  REDIS_WRITE_CONNECTIONS: intVar(4, 1, 32),
   API_SHUTDOWN_TIMEOUT_MS: intVar(10000, 0, 600000),
 });
 
@@ -166,6 +173,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     waitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
     waitReplicas: e.REDIS_WAIT_REPLICAS,
     readFromReplicas: e.REDIS_READ_FROM_REPLICAS,
+    writeConnections: e.REDIS_WRITE_CONNECTIONS,
     shutdownTimeoutMs: e.API_SHUTDOWN_TIMEOUT_MS,
   };
 }

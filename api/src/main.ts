@@ -25,8 +25,8 @@ function main(): void {
   const config = loadConfigOrExit();
   const logger = pino({ level: config.logLevel, base: { service: 'evergreen-api', pid: process.pid } });
   const metrics = new ApiMetrics();
-  const { master, replica, watcher } = createRedisClients(config, logger);
-  const redis = new RedisGateway(master, replica, metrics, logger, config, watcher);
+  const { master, writers, replica, watcher } = createRedisClients(config, logger);
+  const redis = new RedisGateway(master, replica, metrics, logger, config, watcher, writers);
   redis.startProbe();
   let draining = false;
   const app = createApp({ config, redis, metrics, logger, draining: () => draining });

@@ -40,13 +40,14 @@ export class ProductStore {
       createdAt: at,
       updatedAt: at,
     };
-    await this.redis.write('create product', (m) =>
+    const w = this.redis.writer();
+    await w.run('create product', (m) =>
       m.createProduct(
         keys.product(id), keys.products, id, at,
         ...fieldPairs({ name: product.name, description: product.description, priceCents: product.priceCents, stock: product.stock }),
       ),
     );
-    await this.redis.confirmDurable('create product');
+    await w.confirmDurable('create product');
     return product;
   }
 
@@ -62,17 +63,19 @@ export class ProductStore {
 
   async update(id: string, body: UpdateProductBody): Promise<Product> {
     const at = new Date().toISOString();
-    const outcome = await this.redis.write('update product', (m) => m.updateProduct(keys.product(id), at, ...fieldPairs(body)));
+    const w = this.redis.writer();
+    const outcome = await w.run('update product', (m) => m.updateProduct(keys.product(id), at, ...fieldPairs(body)));
     if (outcome === 'not_found') throw new NotFoundError(`Product ${id} does not exist.`);
-    const h = await this.redis.write('update product', (m) => m.hgetall(keys.product(id)));
-    await this.redis.confirmDurable('update product');
+    const h = await w.run('update product', (m) => m.hgetall(keys.product(id)));
+    await w.confirmDurable('update product');
     if (Object.keys(h).length === 0) throw new NotFoundError(`Product ${id} does not exist.`);
     return productFromHash(h);
   }
 
   async delete(id: string): Promise<void> {
-    const outcome = await this.redis.write('delete product', (m) => m.deleteProduct(keys.product(id), keys.products, id));
+    const w = this.redis.writer();
+    const outcome = await w.run('delete product', (m) => m.deleteProduct(keys.product(id), keys.products, id));
     if (outcome === 'not_found') throw new NotFoundError(`Product ${id} does not exist.`);
-    await this.redis.confirmDurable('delete product');
+    await w.confirmDurable('delete product');
   }
 }

@@ -62,7 +62,8 @@ export class PurchaseStore {
     const now = new Date();
     const id = newId('purchase', now.getTime());
     const purchaseKey = keys.purchase(id);
-    const reply = await this.redis.write('purchase', (m) =>
+    const w = this.redis.writer();
+    const reply = await w.run('purchase', (m) =>
       m.purchase(
         purchaseKey,
         keys.product(body.productId),
@@ -78,22 +79,22 @@ export class PurchaseStore {
     const [kind, a, b] = reply as [string, unknown, unknown];
     if (kind === 'mismatch') throw new IdempotencyKeyReusedError();
     if (kind === 'created') {
-      await this.redis.confirmDurable('purchase');
+      await w.confirmDurable('purchase');
       return { kind: 'created', purchase: purchaseFromHash(pairsToHash(a)), replayed: false };
     }
     if (kind === 'replayed') {
       const outcome = String(a);
       const data = String(b ?? '');
       // the replay touched the record, so this WAIT also covers the first call's write (see the script)
-      await this.redis.confirmDurable('purchase');
+      await w.confirmDurable('purchase');
       if (outcome === 'created') {
-        const h = await this.redis.write('purchase replay', (m) => m.hgetall(keys.purchase(data)));
+        const h = await w.run('purchase replay', (m) => m.hgetall(keys.purchase(data)));
         if (Object.keys(h).length === 0) throw new Error(`idempotency record points at missing purchase ${data}`);
         return { kind: 'created', purchase: purchaseFromHash(h), replayed: true };
       }
       return { kind: 'problem', problem: refusal(outcome, data, body), outcome: outcomeLabel(outcome), replayed: true };
     }
-    if (idempotencyKey !== undefined) await this.redis.confirmDurable('purchase');
+    if (idempotencyKey !== undefined) await w.confirmDurable('purchase');
     return { kind: 'problem', problem: refusal(kind, String(a ?? ''), body), outcome: outcomeLabel(kind), replayed: false };
   }
 

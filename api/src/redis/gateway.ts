@@ -61,7 +61,7 @@ export function redisErrorKind(err: unknown): string {
 export function createRedisClients(
   config: ApiConfig,
   logger: Logger,
-): { master: MasterClient; replica: Redis | undefined; watcher: SentinelWatcher } {
+): { master: MasterClient; writers: MasterClient[]; replica: Redis | undefined; watcher: SentinelWatcher } {
   const base: RedisOptions = {
     sentinels: config.sentinels.map((s) => ({ host: s.host, port: s.port })),
     name: config.masterName,
@@ -88,18 +88,24 @@ export function createRedisClients(
     sentinelReconnectStrategy: (times) => Math.min(100 * times, 1000),
     reconnectOnError: (err) => (/READONLY/.test(err.message) ? 1 : false),
   };
-  const master = new Redis({ ...base, role: 'master', connectionName: 'evergreen-api-master' }) as MasterClient;
-  for (const [name, [lua, numberOfKeys]] of Object.entries(SCRIPT_KEYS)) {
-    master.defineCommand(name, { lua, numberOfKeys });
-  }
-  master.on('error', (err: Error) => logger.warn({ err: err.message, client: 'master' }, 'redis master client error'));
+  const newMaster = (connectionName: string): MasterClient => {
+    const client = new Redis({ ...base, role: 'master', connectionName }) as MasterClient;
+    for (const [name, [lua, numberOfKeys]] of Object.entries(SCRIPT_KEYS)) {
+      client.defineCommand(name, { lua, numberOfKeys });
+    }
+    client.on('error', (err: Error) => logger.warn({ err: err.message, client: connectionName }, 'redis master client error'));
+    return client;
+  };
+  // `master` never runs WAIT (fences, readiness, replays); writes spread over `writers`
+  const master = newMaster('evergreen-api-master');
+  const writers = Array.from({ length: config.writeConnections }, (_, i) => newMaster(`evergreen-api-writer-${i}`));
   let replica: Redis | undefined;
   if (config.readFromReplicas) {
     replica = new Redis({ ...base, role: 'slave', connectionName: 'evergreen-api-replica' });
     replica.on('error', (err: Error) => logger.debug({ err: err.message, client: 'replica' }, 'redis replica client error'));
   }
-  const watcher = new SentinelWatcher(config, replica ? [master, replica] : [master], logger);
-  return { master, replica, watcher };
+  const watcher = new SentinelWatcher(config, [master, ...writers, ...(replica ? [replica] : [])], logger);
+  return { master, writers, replica, watcher };
 }
 
 /**
@@ -217,6 +223,8 @@ export class RedisGateway {
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly masterLoss: ConnectionLoss;
   private readonly replicaLoss: ConnectionLoss | undefined;
+  private readonly writerLoss: Map<MasterClient, ConnectionLoss>;
+  private nextWriter = 0;
 
   constructor(
     readonly master: MasterClient,
@@ -225,8 +233,11 @@ export class RedisGateway {
     private readonly logger: Logger,
     private readonly config: Pick<ApiConfig, 'waitReplicas' | 'waitTimeoutMs'>,
     private readonly watcher?: { close(): void },
+    /** connections that carry writes and their WAITs @default [master] */
+    private readonly writers: readonly MasterClient[] = [master],
   ) {
     this.masterLoss = new ConnectionLoss(master);
+    this.writerLoss = new Map(writers.map((w) => [w, w === master ? this.masterLoss : new ConnectionLoss(w)]));
     this.replicaLoss = replica ? new ConnectionLoss(replica) : undefined;
     master.on('ready', () => {
       const stream = (master as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
@@ -261,24 +272,24 @@ export class RedisGateway {
     return ok;
   }
 
-  /** Runs `fn` against the master; Redis failures → 503. */
-  async write<T>(what: string, fn: (master: MasterClient) => Promise<T>): Promise<T> {
-    try {
-      return await this.masterLoss.race(fn(this.master));
-    } catch (err) {
-      throw this.unavailable(what, err);
-    }
+  /**
+   * A write session on one master connection (round robin over the ready writers): its `run` calls and its
+   * `confirmDurable` share the connection, which WAIT requires (it waits for that connection's writes).
+   */
+  writer(): WriteSession {
+    const ready = this.writers.filter((w) => w.status === 'ready');
+    const pool = ready.length > 0 ? ready : this.writers;
+    this.nextWriter = (this.nextWriter + 1) % pool.length;
+    const client = pool[this.nextWriter]!;
+    return new WriteSession(client, this.writerLoss.get(client)!, this);
   }
 
-  /**
-   * Makes the writes this connection has done durable: WAIT for `waitReplicas` replicas to acknowledge them.
-   * Fewer acknowledgements in time → 503 (the write is applied on the master but not confirmed on a replica).
-   */
-  async confirmDurable(what: string): Promise<void> {
+  /** @internal WAIT on `client` for the configured replicas; shortfall → 503. */
+  async waitFor(what: string, client: MasterClient, loss: ConnectionLoss): Promise<void> {
     if (this.config.waitReplicas === 0) return;
     let acked: number;
     try {
-      acked = Number(await this.masterLoss.race(this.master.wait(this.config.waitReplicas, this.config.waitTimeoutMs)));
+      acked = Number(await loss.race(client.wait(this.config.waitReplicas, this.config.waitTimeoutMs)));
     } catch (err) {
       throw this.unavailable(what, err);
     }
@@ -336,7 +347,8 @@ export class RedisGateway {
     return this.master;
   }
 
-  private unavailable(what: string, err: unknown): Error {
+  /** @internal */
+  unavailable(what: string, err: unknown): Error {
     if (err instanceof ProblemError) return err;
     const kind = redisErrorKind(err);
     // Redis replies errors as "CODE message"; anything else classified 'other' is a bug → 500
@@ -359,6 +371,32 @@ export class RedisGateway {
       }
       c.disconnect();
     };
-    await Promise.all([quit(this.master), quit(this.replica)]);
+    await Promise.all([quit(this.master), quit(this.replica), ...this.writers.filter((w) => w !== this.master).map(quit)]);
+  }
+}
+
+/** One master connection for a write and its WAIT (see RedisGateway.writer). */
+export class WriteSession {
+  constructor(
+    private readonly client: MasterClient,
+    private readonly loss: ConnectionLoss,
+    private readonly gateway: RedisGateway,
+  ) {}
+
+  /** Runs `fn` on this session's connection; Redis failures → 503. */
+  async run<T>(what: string, fn: (master: MasterClient) => Promise<T>): Promise<T> {
+    try {
+      return await this.loss.race(fn(this.client));
+    } catch (err) {
+      throw this.gateway.unavailable(what, err);
+    }
+  }
+
+  /**
+   * Makes this session's writes durable: WAIT for REDIS_WAIT_REPLICAS replicas to acknowledge them.
+   * Fewer acknowledgements in time → 503 (the write is applied on the master but not confirmed on a replica).
+   */
+  confirmDurable(what: string): Promise<void> {
+    return this.gateway.waitFor(what, this.client, this.loss);
   }
 }

@@ -20,11 +20,12 @@ export class UserStore {
     const now = new Date();
     const id = newId('user', now.getTime());
     const at = now.toISOString();
-    const outcome = await this.redis.write('create user', (m) =>
+    const w = this.redis.writer();
+    const outcome = await w.run('create user', (m) =>
       m.createUser(keys.user(id), keys.userEmail(body.email), keys.users, id, body.name, body.email, normalizeEmail(body.email), at),
     );
     if (outcome === 'email_taken') throw new EmailTakenError();
-    await this.redis.confirmDurable('create user');
+    await w.confirmDurable('create user');
     return { id, name: body.name, email: body.email, createdAt: at, updatedAt: at };
   }
 
@@ -41,7 +42,8 @@ export class UserStore {
   async update(id: string, body: UpdateUserBody): Promise<User> {
     const at = new Date().toISOString();
     const emailKey = body.email !== undefined ? keys.userEmail(body.email) : keys.user(id);
-    const outcome = await this.redis.write('update user', (m) =>
+    const w = this.redis.writer();
+    const outcome = await w.run('update user', (m) =>
       m.updateUser(
         keys.user(id), emailKey, id, at,
         body.name !== undefined ? '1' : '0', body.name ?? '',
@@ -50,16 +52,17 @@ export class UserStore {
     );
     if (outcome === 'not_found') throw new NotFoundError(`User ${id} does not exist.`);
     if (outcome === 'email_taken') throw new EmailTakenError();
-    const h = await this.redis.write('update user', (m) => m.hgetall(keys.user(id)));
-    await this.redis.confirmDurable('update user');
+    const h = await w.run('update user', (m) => m.hgetall(keys.user(id)));
+    await w.confirmDurable('update user');
     if (Object.keys(h).length === 0) throw new NotFoundError(`User ${id} does not exist.`);
     return userFromHash(h);
   }
 
   async delete(id: string): Promise<void> {
-    const outcome = await this.redis.write('delete user', (m) => m.deleteUser(keys.user(id), keys.users, id));
+    const w = this.redis.writer();
+    const outcome = await w.run('delete user', (m) => m.deleteUser(keys.user(id), keys.users, id));
     if (outcome === 'not_found') throw new NotFoundError(`User ${id} does not exist.`);
-    await this.redis.confirmDurable('delete user');
+    await w.confirmDurable('delete user');
   }
 
   /** Newest first. A deleted user's purchases are still listed (history); 404 only when neither exists. */
