@@ -28,6 +28,7 @@ describe('parseConfig', () => {
       redisPassword: undefined,
       waitReplicas: 1,
       readFromReplicas: true,
+      writeConnections: 4,
     });
     expect(c.commandTimeoutMs).toBeGreaterThan(c.waitTimeoutMs);
   });
@@ -74,6 +75,7 @@ describe('parseConfig', () => {
     [{ ...minimal, REDIS_MASTER_NAME: 'bad name' }, 'REDIS_MASTER_NAME'],
     [{ ...minimal, REDIS_WAIT_TIMEOUT_MS: '5000', REDIS_COMMAND_TIMEOUT_MS: '2000' }, 'REDIS_COMMAND_TIMEOUT_MS'],
     [{ ...minimal, REDIS_READ_FROM_REPLICAS: 'yes' }, 'REDIS_READ_FROM_REPLICAS'],
+    [{ ...minimal, REDIS_WRITE_CONNECTIONS: '0' }, 'REDIS_WRITE_CONNECTIONS'],
   ])('rejects %j naming %s', (env, variable) => {
     expect(problemsOf(env)).toContain(variable);
   });
