@@ -52,7 +52,7 @@ export class ProductStore {
   }
 
   async get(id: string): Promise<Product> {
-    const h = await this.redis.read('get product', (c) => c.hgetall(keys.product(id)));
+    const h = await this.redis.hgetall('get product', keys.product(id));
     if (Object.keys(h).length === 0) throw new NotFoundError(`Product ${id} does not exist.`);
     return productFromHash(h);
   }

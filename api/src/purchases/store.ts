@@ -99,7 +99,7 @@ export class PurchaseStore {
   }
 
   async get(id: string): Promise<Purchase> {
-    const h = await this.redis.read('get purchase', (c) => c.hgetall(keys.purchase(id)));
+    const h = await this.redis.hgetall('get purchase', keys.purchase(id));
     if (Object.keys(h).length === 0) throw new NotFoundError(`Purchase ${id} does not exist.`);
     return purchaseFromHash(h);
   }

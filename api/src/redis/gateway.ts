@@ -199,6 +199,16 @@ export class ConnectionLoss {
   }
 }
 
+/** An HGETALL reply (object, or flat field/value array) → object. */
+function toHash(reply: unknown): Record<string, string> {
+  if (Array.isArray(reply)) {
+    const out: Record<string, string> = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
+    return out;
+  }
+  return (reply ?? {}) as Record<string, string>;
+}
+
 /** Parses a ROLE reply: master → its replication offset; replica → its processed offset and link state. */
 export function parseRole(reply: unknown): { role: 'master'; offset: number } | { role: 'slave'; state: string; offset: number } | undefined {
   if (!Array.isArray(reply)) return undefined;
@@ -321,6 +331,47 @@ export class RedisGateway {
     }
   }
 
+  /**
+   * HGETALL of one key behind the same fence as `read`, in one round trip: the replica gets ROLE and HGETALL in
+   * one pipeline (processed in order, so the data is at least as new as the offset checked) while the master is
+   * asked for its offset; the master answers the HGETALL itself only when the replica fails the fence.
+   */
+  async hgetall(what: string, key: string): Promise<Record<string, string>> {
+    try {
+      const replica = this.replica;
+      if (replica !== undefined && replica.status === 'ready') {
+        const [masterRole, replicaReply] = await Promise.all([
+          this.masterLoss.race(this.master.role()),
+          this.replicaLoss!.race(replica.pipeline().role().hgetall(key).exec()).catch(() => null),
+        ]);
+        const m = this.requireMasterRole(masterRole);
+        const [roleReply, dataReply] = replicaReply ?? [];
+        if (roleReply && dataReply && !roleReply[0] && !dataReply[0]) {
+          const r = parseRole(roleReply[1]);
+          if (r?.role === 'slave' && r.state === 'connected' && r.offset >= m.offset) {
+            this.metrics.redisReads.labels('replica').inc();
+            return toHash(dataReply[1]);
+          }
+          if (r?.role === 'master') replica.disconnect(true); // promoted: ask Sentinel for a real replica
+        }
+      }
+      this.metrics.redisReads.labels('master').inc();
+      return await this.masterLoss.race(this.master.hgetall(key));
+    } catch (err) {
+      throw this.unavailable(what, err);
+    }
+  }
+
+  /** The master's ROLE reply as a master, or: reconnect through Sentinel and fail (we reached a demoted node). */
+  private requireMasterRole(reply: unknown): { role: 'master'; offset: number } {
+    const m = parseRole(reply);
+    if (m?.role !== 'master') {
+      this.master.disconnect(true);
+      throw new Error('READONLY the master connection reached a replica');
+    }
+    return m;
+  }
+
   private async readClient(): Promise<Redis> {
     const replica = this.replica;
     if (replica === undefined || replica.status !== 'ready') {
@@ -331,12 +382,7 @@ export class RedisGateway {
       this.masterLoss.race(this.master.role()),
       this.replicaLoss!.race(replica.role()).catch(() => undefined),
     ]);
-    const m = parseRole(masterRole);
-    if (m?.role !== 'master') {
-      // our "master" connection reached a demoted node: reconnect through Sentinel and fail this request
-      this.master.disconnect(true);
-      throw new Error('READONLY the master connection reached a replica');
-    }
+    const m = this.requireMasterRole(masterRole);
     const r = parseRole(replicaRole);
     if (r?.role === 'slave' && r.state === 'connected' && r.offset >= m.offset) {
       this.metrics.redisReads.labels('replica').inc();

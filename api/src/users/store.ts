@@ -30,7 +30,7 @@ export class UserStore {
   }
 
   async get(id: string): Promise<User> {
-    const h = await this.redis.read('get user', (c) => c.hgetall(keys.user(id)));
+    const h = await this.redis.hgetall('get user', keys.user(id));
     if (Object.keys(h).length === 0) throw new NotFoundError(`User ${id} does not exist.`);
     return userFromHash(h);
   }

@@ -102,8 +102,20 @@ async function runFailover(loss: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
     for (const x of created) {
       expect(await redis.hget(`purchase:${x.body.id}`, 'id')).toBe(x.body.id);
     }
-    const check = await api[1]!.get(`/v1/purchases/${created[created.length - 1]!.body.id}`);
-    expect(check.status).toBe(200);
+    // …and readable through both instances (each instance's connections converge on the new master on their
+    // own schedule, so a read may still answer 503 for a moment: bounded wait)
+    for (const client of api) {
+      const last = created[created.length - 1]!.body;
+      const check = await waitFor(
+        async () => {
+          const res = await client.get(`/v1/purchases/${last.id}`);
+          return res.status === 503 ? undefined : res;
+        },
+        { what: 'a purchase read after the failover', timeoutMs: 5_000, intervalMs: 100 },
+      );
+      expect(check.status).toBe(200);
+      expect(check.body).toEqual(last);
+    }
 
     // the 503s: outcome unknown to the client; a retry with the same key buys at most once
     for (const x of attempts.filter((y) => y.status === 503)) {
