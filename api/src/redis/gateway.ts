@@ -1,3 +1,4 @@
+import { lookup } from 'node:dns/promises';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ApiConfig } from '../config';
@@ -150,17 +151,25 @@ export class SentinelWatcher {
   }
 
   private switchTo(host: string, port: number): void {
-    for (const client of this.clients) {
-      const stream = (client as unknown as { stream?: { remoteAddress?: string; remotePort?: number; destroy(): void } }).stream;
-      const connectedTo = `${stream?.remoteAddress ?? ''}:${stream?.remotePort ?? ''}`;
-      const isMasterClient = (client.options as { role?: string }).role === 'master';
-      // the master client must be on the new master; a replica client must not be (it was promoted)
-      const wrong = isMasterClient ? connectedTo !== `${host}:${port}` : connectedTo === `${host}:${port}`;
-      if (wrong && stream && client.status === 'ready') {
-        this.logger.warn({ to: `${host}:${port}`, from: connectedTo, client: isMasterClient ? 'master' : 'replica' }, 'sentinel announced a new master: reconnecting');
-        stream.destroy();
-      }
-    }
+    // Sentinels may announce hostnames (resolve-hostnames, e.g. on Kubernetes) while a socket knows only the
+    // peer's IP: compare IPs. If the name does not resolve, every client is moved (the safe direction).
+    void lookup(host, { all: true })
+      .then((found) => found.map((a) => a.address))
+      .catch(() => [] as string[])
+      .then((addresses) => {
+        const announced = new Set([host, ...addresses].map((a) => `${a.replace(/^::ffff:/, '')}:${port}`));
+        for (const client of this.clients) {
+          const stream = (client as unknown as { stream?: { remoteAddress?: string; remotePort?: number; destroy(): void } }).stream;
+          const connectedTo = `${(stream?.remoteAddress ?? '').replace(/^::ffff:/, '')}:${stream?.remotePort ?? ''}`;
+          const isMasterClient = (client.options as { role?: string }).role === 'master';
+          // a master client must be on the new master; a replica client must not be (it was promoted)
+          const wrong = isMasterClient ? !announced.has(connectedTo) : announced.has(connectedTo);
+          if (wrong && stream && client.status === 'ready') {
+            this.logger.warn({ to: `${host}:${port}`, from: connectedTo, client: isMasterClient ? 'master' : 'replica' }, 'sentinel announced a new master: reconnecting');
+            stream.destroy();
+          }
+        }
+      });
   }
 
   close(): void {
