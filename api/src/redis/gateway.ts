@@ -208,6 +208,21 @@ export class ConnectionLoss {
   }
 }
 
+/**
+ * How long a read waits for the replica's side of the fence before it reads from the master instead: a paused or
+ * overloaded replica must not hold reads for the whole command timeout.
+ */
+export const REPLICA_FENCE_DEADLINE_MS = 250;
+
+/** `work`'s value, or null if it fails or takes longer than REPLICA_FENCE_DEADLINE_MS. */
+function withinFenceDeadline<T>(work: Promise<T>): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), REPLICA_FENCE_DEADLINE_MS);
+  });
+  return Promise.race([work.catch(() => null), deadline]).finally(() => clearTimeout(timer));
+}
+
 /** An HGETALL reply (object, or flat field/value array) → object. */
 function toHash(reply: unknown): Record<string, string> {
   if (Array.isArray(reply)) {
@@ -351,7 +366,7 @@ export class RedisGateway {
       if (replica !== undefined && replica.status === 'ready') {
         const [masterRole, replicaReply] = await Promise.all([
           this.masterLoss.race(this.master.role()),
-          this.replicaLoss!.race(replica.pipeline().role().hgetall(key).exec()).catch(() => null),
+          withinFenceDeadline(this.replicaLoss!.race(replica.pipeline().role().hgetall(key).exec())),
         ]);
         const m = this.requireMasterRole(masterRole);
         const [roleReply, dataReply] = replicaReply ?? [];
@@ -389,7 +404,7 @@ export class RedisGateway {
     }
     const [masterRole, replicaRole] = await Promise.all([
       this.masterLoss.race(this.master.role()),
-      this.replicaLoss!.race(replica.role()).catch(() => undefined),
+      withinFenceDeadline(this.replicaLoss!.race(replica.role())),
     ]);
     const m = this.requireMasterRole(masterRole);
     const r = parseRole(replicaRole);

@@ -182,13 +182,27 @@ describe('failover while purchases flow', () => {
     await runFailover('SIGSTOP');
   });
 
-  it('no replica left: reads are served by the master, writes answer 503 at once (not durable), and resume when a replica returns', async () => {
+  it('paused replicas, then no replica left: reads are served by the master, writes answer 503 at once (not durable), and resume when a replica returns', async () => {
     topology = await startLoopbackTopology({ gateway: false });
     const [a, b] = clients(topology) as [ApiClient, ApiClient];
     const user = (await a.post('/v1/users', { name: 'Lonely', email: uniqueEmail('lonely') })).body;
     const product = (await a.post('/v1/products', { name: 'Lonely oak', priceCents: 1, stock: 10 })).body;
     const master = await topology.currentMaster();
     const replicas = topology.redisNodes.filter((n) => n.port !== master.port);
+
+    // paused replicas (they never answer): reads still answer, correctly, from the master
+    for (const r of replicas) topology.redisProcess(r.port).signal('SIGSTOP');
+    try {
+      for (const client of [a, b]) {
+        const read = await client.get(`/v1/products/${product.id}`, { timeoutMs: REQUEST_BOUND_MS });
+        expect(read.status).toBe(200);
+        expect(read.body).toEqual(product);
+        expect((await client.get('/v1/products?limit=100', { timeoutMs: REQUEST_BOUND_MS })).status).toBe(200);
+      }
+    } finally {
+      for (const r of replicas) topology.redisProcess(r.port).signal('SIGCONT');
+    }
+
     for (const r of replicas) await topology.redisProcess(r.port).kill();
 
     for (const client of [a, b]) {
