@@ -97,7 +97,7 @@ export function createRedisClients(
     client.on('error', (err: Error) => logger.warn({ err: err.message, client: connectionName }, 'redis master client error'));
     return client;
   };
-  // `master` never runs WAIT (fences, readiness, replays); writes spread over `writers`
+  // `master` never runs WAIT (fences, readiness, fallback reads); writes and their WAITs spread over `writers`
   const master = newMaster('evergreen-api-master');
   const writers = Array.from({ length: config.writeConnections }, (_, i) => newMaster(`evergreen-api-writer-${i}`));
   let replica: Redis | undefined;
@@ -114,8 +114,8 @@ export function createRedisClients(
  *
  * It replaces ioredis' `failoverDetector`, which (in 5.9) reconnects on every `+switch-master` message —
  * including the repeat the leader Sentinel publishes at `+failover-end`, about a second later, which drops the
- * freshly made connection again — and which only `end()`s the old socket, so a paused master keeps the client
- * waiting for a close that never comes. Here a client reconnects only when the announced master is not the
+ * freshly made connection again — and which only `end()`s the old socket, so with a paused master the client
+ * waits for disconnectTimeout before it lets go. Here a client reconnects only when the announced master is not the
  * address it is connected to, and its socket is destroyed, so commands in flight fail now (→ 503, see
  * RedisGateway) and ioredis asks Sentinel for the new master right away.
  */
