@@ -5,12 +5,12 @@
  * stack healthy for the next:
  *
  *   1  the store through nginx; both API instances serve
- *   5a persistence: Redis containers re-created on their volumes keep the data (before any failover,
- *      so that the uploaded seed configs still name the current master)
  *   2  an API container killed under load: reads go on, retried purchases land exactly once, Docker
  *      restarts it and it serves again
  *   3  the Redis master paused under purchases: Sentinel promotes a replica, writes resume within 5 s,
  *      nothing acknowledged is lost, nothing oversold, the old master comes back as a replica
+ *   5a persistence: every Redis container re-created on its volume keeps the data, and (as this runs
+ *      after the failover of 3) each node rejoins in the role the stack has now, not its first one
  *   4  monitoring: every target up; a stopped replica fires the replication alert and resolves it;
  *      every Grafana dashboard query returns data from the live Prometheus (after 2 and 3, so that
  *      the error panels have errors to show)
@@ -100,41 +100,6 @@ describeE2E('the stack on a real Docker engine, deployed from the recorded Pulum
       const grew = apis.filter((_, i) => after[i]! > before[i]!);
       expect(grew).toEqual(apis);
     }, 60_000);
-  });
-
-  describe('scenario 5a: persistence across re-created Redis containers', () => {
-    test('removing and re-creating every Redis container on its volume keeps every user, product and purchase', async () => {
-      const userId = await createUser(stack, 'persist');
-      const product = await createProduct(stack, 'kettle', 50);
-      const purchases: Purchase[] = [];
-      for (let i = 0; i < 5; i += 1) {
-        const outcome = await purchaseWithRetries(stack, { userId, productId: product.id, quantity: 2 }, { deadlineMs: 20_000 });
-        expect(outcome.status).toBe(201);
-        purchases.push(outcome.purchase!);
-      }
-      await waitFor(replicasInSync, { timeoutMs: 15_000, intervalMs: 200, what: 'replicas to catch up before the re-creation' });
-      const keysBefore = await redisCall(stack.redisEndpoint(await stack.currentMaster()), stack.admin, 'DBSIZE');
-
-      const nodes = stack.instances('redis-').map((i) => stack.containerName(i));
-      log(`re-creating ${nodes.join(', ')} on their volumes`);
-      await stack.applied.recreateContainers(nodes);
-
-      await waitFor(async () => (await stack.api('GET', `/v1/products/${product.id}`)).status === 200, {
-        timeoutMs: 60_000,
-        intervalMs: 500,
-        what: 'the store to read again after the re-creation',
-      });
-      await waitFor(replicasInSync, { timeoutMs: 30_000, intervalMs: 250, what: 'the re-created replicas to resynchronise' });
-      for (const node of stack.instances('redis-')) {
-        expect(await redisCall(stack.redisEndpoint(node), stack.admin, 'DBSIZE')).toBe(keysBefore);
-      }
-      expect((await getProduct(stack, product.id)).stock).toBe(40);
-      const history = await listAll<Purchase>(stack, `/v1/users/${userId}/purchases`);
-      expect(history.map((p) => p.id).sort()).toEqual(purchases.map((p) => p.id).sort());
-      // and the store takes writes again
-      const after = await purchaseWithRetries(stack, { userId, productId: product.id, quantity: 1 }, { deadlineMs: 60_000 });
-      expect(after.status).toBe(201);
-    }, 180_000);
   });
 
   describe('scenario 2: an API container killed during a stream of requests', () => {
@@ -292,6 +257,48 @@ describeE2E('the stack on a real Docker engine, deployed from the recorded Pulum
       );
       await waitFor(replicasInSync, { timeoutMs: 30_000, intervalMs: 250, what: 'every node to hold the same data after the failover' });
     }, 300_000);
+  });
+
+  describe('scenario 5a: persistence across re-created Redis containers', () => {
+    test('removing and re-creating every Redis container on its volume keeps every user, product and purchase', async () => {
+      const userId = await createUser(stack, 'persist');
+      const product = await createProduct(stack, 'kettle', 50);
+      const purchases: Purchase[] = [];
+      for (let i = 0; i < 5; i += 1) {
+        const outcome = await purchaseWithRetries(stack, { userId, productId: product.id, quantity: 2 }, { deadlineMs: 20_000 });
+        expect(outcome.status).toBe(201);
+        purchases.push(outcome.purchase!);
+      }
+      await waitFor(replicasInSync, { timeoutMs: 15_000, intervalMs: 200, what: 'replicas to catch up before the re-creation' });
+      const master = await stack.currentMaster();
+      const keysBefore = await redisCall(stack.redisEndpoint(master), stack.admin, 'DBSIZE');
+
+      const nodes = stack.instances('redis-').map((i) => stack.containerName(i));
+      log(`re-creating ${nodes.join(', ')} on their volumes`);
+      await stack.applied.recreateContainers(nodes);
+
+      await waitFor(async () => (await stack.api('GET', `/v1/products/${product.id}`)).status === 200, {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+        what: 'the store to read again after the re-creation',
+      });
+      await waitFor(replicasInSync, { timeoutMs: 30_000, intervalMs: 250, what: 'the re-created replicas to resynchronise' });
+      // Each node rejoined in the role the stack had (after scenario 3's failover, not the first one).
+      expect(await stack.currentMaster()).toBe(master);
+      for (const node of stack.instances('redis-').filter((n) => n !== master)) {
+        const role = (await redisCall(stack.redisEndpoint(node), stack.admin, 'ROLE')) as unknown[];
+        expect({ node, role: role[0], master: role[1] }).toEqual({ node, role: 'slave', master: stack.address(master) });
+      }
+      for (const node of stack.instances('redis-')) {
+        expect(await redisCall(stack.redisEndpoint(node), stack.admin, 'DBSIZE')).toBe(keysBefore);
+      }
+      expect((await getProduct(stack, product.id)).stock).toBe(40);
+      const history = await listAll<Purchase>(stack, `/v1/users/${userId}/purchases`);
+      expect(history.map((p) => p.id).sort()).toEqual(purchases.map((p) => p.id).sort());
+      // and the store takes writes again
+      const after = await purchaseWithRetries(stack, { userId, productId: product.id, quantity: 1 }, { deadlineMs: 60_000 });
+      expect(after.status).toBe(201);
+    }, 180_000);
   });
 
   describe('scenario 4: monitoring', () => {

@@ -33,9 +33,10 @@ export const E2E_STACK_NAME = 'evergreen-e2e';
 export const E2E_SENTINEL_DOWN_AFTER_MS = 2000;
 
 /**
- * Sentinel's failover timeout in the e2e stack. Re-creating every Redis node (scenario 5a) makes the
- * Sentinels try a failover that finds no replica and aborts; they wait twice this long before trying
- * again, which at the default (30 s) would delay the failover of the next scenario by up to a minute.
+ * Sentinel's failover timeout in the e2e stack. Re-creating every Redis node at once (scenario 5a)
+ * makes the Sentinels try a failover that finds no replica and aborts; they wait twice this long
+ * before they would fail over again, which at the default (30 s) holds the stack without failover for
+ * a minute afterwards.
  */
 export const E2E_SENTINEL_FAILOVER_TIMEOUT_MS = 5000;
 
