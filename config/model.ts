@@ -579,29 +579,22 @@ export function isHostInSubnet(ip: string, cidr: string): boolean {
   return n > base && n < base + size - 1;
 }
 
-/** Loopback default ports: service port + index, distinct across services with the default settings. */
+/**
+ * Loopback default ports: the service's port plus an offset, distinct across services with the default
+ * settings (every process shares 127.0.0.1).
+ */
 function loopbackPort(service: ServiceKind, index: number, s: StackSettings): number {
   switch (service) {
-    case 'gateway':
-      return s.gateway.port;
     case 'api':
-      return s.api.port + 10 + index; // 8090, 8091… (8080 is the gateway's)
+      return servicePort(service, s) + 10 + index; // 8090, 8091… (8080 is the gateway's)
     case 'redis':
-      return s.redis.port + index;
     case 'sentinel':
-      return s.sentinel.port + index;
     case 'redis-exporter':
-      return s.monitoring.redisExporterPort + index;
+      return servicePort(service, s) + index;
     case 'sentinel-exporter':
-      return s.monitoring.redisExporterPort + 20 + index;
-    case 'nginx-exporter':
-      return s.monitoring.nginxExporterPort;
-    case 'prometheus':
-      return s.monitoring.prometheusPort;
-    case 'alertmanager':
-      return s.monitoring.alertmanagerPort;
-    case 'grafana':
-      return s.monitoring.grafanaPort;
+      return servicePort(service, s) + 20 + index; // shares the redis exporter's port elsewhere
+    default:
+      return servicePort(service, s); // singletons
   }
 }
 
