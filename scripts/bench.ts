@@ -6,6 +6,7 @@
  * 2. Seeds users and products (stock that never runs out) through nginx.
  * 3. Limits, at each concurrency: nginx answering a static response itself (the rendered config's
  *    `/metrics` location: a fixed 404 problem, same server block and access log as the API traffic);
+ *    `GET /healthz` through nginx (the API's HTTP stack without Redis: the floor of any request);
  *    redis-benchmark running the API's PURCHASE script on the master; a loop running EVALSHA + WAIT.
  * 4. The scenarios through nginx at each concurrency: purchase, product read, product list, user create.
  * 5. Prints the tables (every result also as a ratio to the limits) and the targets; writes
@@ -35,7 +36,7 @@ import { evaluateTargets, rateSteps, renderLimitsTable, renderStepsTable, render
 import { scenarioPlan, SEED_STOCK, type Seeded } from './bench/scenarios';
 import { startLoopbackTopology, type LoopbackTopology } from '../tests/support/loopback';
 import { installExitHooks } from '../tests/support/processes';
-import { missingPackages } from './ensure-test-deps';
+import { ensurePackages } from './ensure-test-deps';
 
 /** Debian packages the benchmark runs (redis-tools holds redis-cli and redis-benchmark). */
 export const BENCH_PACKAGES = ['redis-server', 'redis-sentinel', 'redis-tools', 'nginx'] as const;
@@ -153,26 +154,23 @@ async function measureLimits(
   const t = options.timing;
   const limits: StepResult[] = [];
   const gateway = topology.gatewayUrl as string;
+  const httpLimit = async (kind: 'proxy-limit' | 'api-floor', name: string, path: string, expected: number): Promise<void> => {
+    for (const connections of options.connections) {
+      const step = await runHttpStep(
+        {
+          kind, name, url: gateway, connections, warmupMs: t.warmupMs, durationMs: t.durationMs, headers: {},
+          next: () => ({ method: 'GET', path }), expected: [expected], maxSamples: t.maxSamples,
+        },
+        cpu,
+      );
+      log(summaryLine(step));
+      limits.push(step);
+    }
+  };
   log('proxy limit: nginx answering GET /metrics itself (a static 404 problem from the rendered config)');
-  for (const connections of options.connections) {
-    const step = await runHttpStep(
-      {
-        kind: 'proxy-limit',
-        name: 'nginx static',
-        url: gateway,
-        connections,
-        warmupMs: t.warmupMs,
-        durationMs: t.durationMs,
-        headers: {},
-        next: () => ({ method: 'GET', path: '/metrics' }),
-        expected: [404],
-        maxSamples: t.maxSamples,
-      },
-      cpu,
-    );
-    log(summaryLine(step));
-    limits.push(step);
-  }
+  await httpLimit('proxy-limit', 'nginx static', '/metrics', 404);
+  log('API floor: GET /healthz through nginx (Node HTTP + Express, no Redis, no log line)');
+  await httpLimit('api-floor', 'GET /healthz (API floor)', '/healthz', 200);
 
   log(`data-tier limit: redis-benchmark EVALSHA of the API's purchase script on the master ${target.host}:${target.port}`);
   const sha = await loadPurchaseScript(target);
@@ -203,10 +201,8 @@ async function measureLimits(
 }
 
 async function run(options: BenchOptions): Promise<void> {
-  const missing = missingPackages().filter((p) => (BENCH_PACKAGES as readonly string[]).includes(p));
-  if (missing.length > 0) {
-    throw new Error(`missing programs; install the Debian packages ${missing.join(' ')} (as root: npx tsx scripts/ensure-test-deps.ts)`);
-  }
+  // A fresh machine after `npm ci`: as root on Debian the programs are installed here, else named.
+  ensurePackages(BENCH_PACKAGES);
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const outDir = resolve(options.outDir);
@@ -298,7 +294,7 @@ async function run(options: BenchOptions): Promise<void> {
       'Limits (same machine, same concurrency):',
       renderLimitsTable(limits),
       '',
-      'Scenarios through nginx (÷script, ÷purchase, ÷proxy = throughput as a ratio to each limit at the same concurrency):',
+      'Scenarios through nginx (÷script, ÷purchase, ÷proxy, ÷floor = throughput as a ratio to each limit at the same concurrency):',
       renderStepsTable(rated),
       '',
       'Targets:',

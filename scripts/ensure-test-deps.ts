@@ -28,25 +28,42 @@ function onPath(program: string): boolean {
     || existsSync(`/usr/sbin/${program}`) || existsSync(`/usr/bin/${program}`);
 }
 
-export function missingPackages(): string[] {
-  return Object.entries(TEST_PROGRAMS).filter(([, program]) => !onPath(program)).map(([pkg]) => pkg);
+/** The packages of `wanted` (default: every test program's) whose program is not on this machine. */
+export function missingPackages(wanted: readonly string[] = Object.keys(TEST_PROGRAMS)): string[] {
+  return wanted.filter((pkg) => {
+    const program = TEST_PROGRAMS[pkg];
+    if (program === undefined) throw new Error(`no test program is known for the Debian package ${pkg}`);
+    return !onPath(program);
+  });
 }
 
-function main(): void {
-  const missing = missingPackages();
+/**
+ * Installs the missing ones of `wanted` (Debian, as root, with apt-get); anywhere else throws an error naming
+ * the packages to install.
+ */
+export function ensurePackages(wanted: readonly string[] = Object.keys(TEST_PROGRAMS)): void {
+  const missing = missingPackages(wanted);
   if (missing.length === 0) return;
   const canInstall = process.getuid?.() === 0 && existsSync('/etc/debian_version') && onPath('apt-get');
   if (!canInstall) {
-    console.error(`missing test programs; install these Debian packages (or equivalents): ${missing.join(' ')}`);
-    process.exit(1);
+    throw new Error(`missing programs; install these Debian packages (or equivalents): ${missing.join(' ')}`);
   }
-  console.log(`installing test programs: ${missing.join(' ')}`);
+  console.log(`installing: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
   execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
   // Debian's packages start their daemons on install where an init system runs; the tests start their own.
   for (const service of ['redis-server', 'redis-sentinel', 'nginx', 'prometheus', 'prometheus-alertmanager']) {
     spawnSync('service', [service, 'stop'], { stdio: 'ignore' });
+  }
+}
+
+function main(): void {
+  try {
+    ensurePackages();
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
   }
 }
 

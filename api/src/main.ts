@@ -21,9 +21,23 @@ function loadConfigOrExit(): ApiConfig {
   }
 }
 
+/** The longest a log line waits in the buffer (see createLogger). */
+const LOG_FLUSH_INTERVAL_MS = 250;
+
+/**
+ * JSON lines on stdout, buffered: a write(2) per 4 KiB of lines (or every LOG_FLUSH_INTERVAL_MS), not one per
+ * line. With a line per request, that write was a system call per request, among the costliest parts of a
+ * purchase under load (docs/performance.md). pino flushes what is buffered when the process exits, crash included.
+ */
+function createLogger(config: ApiConfig): pino.Logger {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => destination.flush(), LOG_FLUSH_INTERVAL_MS).unref();
+  return pino({ level: config.logLevel, base: { service: 'evergreen-api', pid: process.pid } }, destination);
+}
+
 function main(): void {
   const config = loadConfigOrExit();
-  const logger = pino({ level: config.logLevel, base: { service: 'evergreen-api', pid: process.pid } });
+  const logger = createLogger(config);
   const metrics = new ApiMetrics();
   const { master, writers, replica, watcher } = createRedisClients(config, logger);
   const redis = new RedisGateway(master, replica, metrics, logger, config, watcher, writers);

@@ -8,8 +8,7 @@
  */
 import Redis from 'ioredis';
 import { parseConfig } from '../../api/src/config';
-import { IDEMPOTENCY_TTL_SECONDS } from '../../api/src/purchases/store';
-import { keys } from '../../api/src/redis/keys';
+import { purchaseScriptArgs } from '../../api/src/purchases/store';
 import { PURCHASE } from '../../api/src/redis/scripts';
 import { startProcess } from '../../tests/support/processes';
 import type { CpuMeter } from './cpu';
@@ -25,29 +24,9 @@ export function apiWaitDefaults(): { replicas: number; timeoutMs: number } {
   return { replicas: c.waitReplicas, timeoutMs: c.waitTimeoutMs };
 }
 
-/**
- * KEYS and ARGV of one purchase without Idempotency-Key, in the order PurchaseStore.create sends them:
- * KEYS purchase, product, user, user's purchase index, (purchase again: no idempotency record);
- * ARGV id, userId, productId, quantity, now, '0', fingerprint, ttl.
- */
-export function purchaseScriptArgs(purchaseId: string, userId: string, productId: string, quantity: number, now: string): string[] {
-  const purchaseKey = keys.purchase(purchaseId);
-  return [
-    purchaseKey,
-    keys.product(productId),
-    keys.user(userId),
-    keys.userPurchases(userId),
-    purchaseKey,
-    purchaseId,
-    userId,
-    productId,
-    String(quantity),
-    now,
-    '0',
-    // the fingerprint is only read with an Idempotency-Key; any 64-hex string has the same cost
-    'f'.repeat(64),
-    String(IDEMPOTENCY_TTL_SECONDS),
-  ];
+/** The script's KEYS and ARGV for one purchase without an Idempotency-Key, built by the API's own PurchaseStore code. */
+function benchPurchaseArgs(purchaseId: string, userId: string, productId: string, now: Date): string[] {
+  return purchaseScriptArgs(purchaseId, { userId, productId, quantity: 1 }, undefined, now);
 }
 
 /** One row of `redis-benchmark --csv`. */
@@ -136,9 +115,8 @@ export interface RedisBenchmarkStepProps {
 /** `data-script` at one concurrency: redis-benchmark -c N -n M EVALSHA <sha> 5 … with a random purchase id per call. */
 export async function runRedisBenchmarkStep(props: RedisBenchmarkStepProps): Promise<StepResult> {
   const { target } = props;
-  const now = new Date().toISOString();
   // __rand_int__ → 12 random digits per call: every call creates a new purchase, as in production.
-  const args = purchaseScriptArgs('pur_bench__rand_int__', target.userId, target.productId, 1, now);
+  const args = benchPurchaseArgs('pur_bench__rand_int__', target.userId, target.productId, new Date());
   const stopCpu = props.cpu.start();
   const proc = await startProcess({
     name: `redis-benchmark-c${props.connections}`,
@@ -219,7 +197,7 @@ export async function runPurchaseLoopStep(props: PurchaseLoopStepProps): Promise
           const id = `pur_benchloop${process.pid}x${(sequence += 1)}`;
           const s = performance.now();
           try {
-            const reply = (await client.purchase(...purchaseScriptArgs(id, target.userId, target.productId, 1, new Date().toISOString()))) as unknown[];
+            const reply = (await client.purchase(...benchPurchaseArgs(id, target.userId, target.productId, new Date()))) as unknown[];
             if (reply[0] !== 'created') throw new Error(`purchase script answered ${String(reply[0])}`);
             const acked = Number(await client.wait(wait.replicas, wait.timeoutMs));
             if (acked < wait.replicas) throw new Error('not_durable');

@@ -12,10 +12,12 @@ export type ScenarioName = (typeof SCENARIOS)[number];
  * What a step measured:
  * - `http`: a scenario through nginx → API → Redis;
  * - `proxy-limit`: nginx answering a static response itself (same server block, same access log);
+ * - `api-floor`: `GET /healthz` through nginx to the API instances — no Redis, no request log line: what
+ *   nginx + Node's HTTP server + Express cost per request, the ceiling of any API request on this machine;
  * - `data-script`: redis-benchmark running the purchase Lua script (EVALSHA) against the master;
  * - `data-purchase`: a client loop running what one purchase sends to the master (EVALSHA + WAIT).
  */
-export type StepKind = 'http' | 'proxy-limit' | 'data-script' | 'data-purchase';
+export type StepKind = 'http' | 'proxy-limit' | 'api-floor' | 'data-script' | 'data-purchase';
 
 /** The processes whose CPU use each step reports. */
 export const CPU_ROLES = ['nginx', 'api-0', 'api-1', 'redis-master', 'replicas', 'loadgen'] as const;
@@ -63,6 +65,8 @@ export interface RatedStep extends StepResult {
     readonly dataPurchase: number | null;
     /** throughput / (nginx static response at the same concurrency) */
     readonly proxy: number | null;
+    /** throughput / (GET /healthz through nginx at the same concurrency) */
+    readonly apiFloor: number | null;
   };
 }
 

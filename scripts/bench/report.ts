@@ -18,6 +18,7 @@ export function rateSteps(steps: readonly StepResult[], limits: readonly StepRes
       dataScript: ratio(s.throughput, limitAt(limits, 'data-script', s.connections)?.throughput),
       dataPurchase: ratio(s.throughput, limitAt(limits, 'data-purchase', s.connections)?.throughput),
       proxy: ratio(s.throughput, limitAt(limits, 'proxy-limit', s.connections)?.throughput),
+      apiFloor: ratio(s.throughput, limitAt(limits, 'api-floor', s.connections)?.throughput),
     },
   }));
 }
@@ -140,6 +141,7 @@ export function renderStepsTable(steps: readonly RatedStep[]): string {
     '÷script',
     '÷purchase',
     '÷proxy',
+    '÷floor',
   ];
   const rows = steps.map((s) => [
     s.name + formatCounted(s.counted),
@@ -152,6 +154,7 @@ export function renderStepsTable(steps: readonly RatedStep[]): string {
     fmt(s.ratios.dataScript, 3),
     fmt(s.ratios.dataPurchase, 3),
     fmt(s.ratios.proxy, 3),
+    fmt(s.ratios.apiFloor, 3),
   ]);
   return layoutTable(header, rows);
 }

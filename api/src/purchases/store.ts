@@ -54,6 +54,27 @@ export function refusal(outcome: string, data: string, body: CreatePurchaseBody)
   }
 }
 
+/**
+ * KEYS and ARGV of the PURCHASE script (redis/scripts.ts) for one request, in the script's order. Without an
+ * Idempotency-Key the record key is the purchase key again (never touched) and no fingerprint is computed (the
+ * script reads it only under a key).
+ */
+export function purchaseScriptArgs(id: string, body: CreatePurchaseBody, idempotencyKey: string | undefined, now: Date): string[] {
+  const purchaseKey = keys.purchase(id);
+  const keyed = idempotencyKey !== undefined;
+  return [
+    purchaseKey,
+    keys.product(body.productId),
+    keys.user(body.userId),
+    keys.userPurchases(body.userId),
+    keyed ? keys.idempotency(idempotencyKey) : purchaseKey,
+    id, body.userId, body.productId, String(body.quantity), now.toISOString(),
+    keyed ? '1' : '0',
+    keyed ? purchaseFingerprint(body) : '',
+    String(IDEMPOTENCY_TTL_SECONDS),
+  ];
+}
+
 /** Purchases in Redis: one atomic script on the master (redis/scripts.ts PURCHASE), then WAIT. */
 export class PurchaseStore {
   constructor(private readonly redis: RedisGateway) {}
@@ -61,21 +82,8 @@ export class PurchaseStore {
   async create(body: CreatePurchaseBody, idempotencyKey: string | undefined): Promise<PurchaseResult> {
     const now = new Date();
     const id = newId('purchase', now.getTime());
-    const purchaseKey = keys.purchase(id);
     const w = this.redis.writer();
-    const reply = await w.run('purchase', (m) =>
-      m.purchase(
-        purchaseKey,
-        keys.product(body.productId),
-        keys.user(body.userId),
-        keys.userPurchases(body.userId),
-        idempotencyKey !== undefined ? keys.idempotency(idempotencyKey) : purchaseKey,
-        id, body.userId, body.productId, body.quantity, now.toISOString(),
-        idempotencyKey !== undefined ? '1' : '0',
-        purchaseFingerprint(body),
-        IDEMPOTENCY_TTL_SECONDS,
-      ),
-    );
+    const reply = await w.run('purchase', (m) => m.purchase(...purchaseScriptArgs(id, body, idempotencyKey, now)));
     const [kind, a, b] = reply as [string, unknown, unknown];
     if (kind === 'mismatch') throw new IdempotencyKeyReusedError();
     if (kind === 'created') {

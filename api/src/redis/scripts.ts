@@ -76,7 +76,8 @@ return 'deleted'
  * The purchase: idempotency check, stock check, decrement and record in one atomic step.
  * KEYS: 1 purchase, 2 product, 3 user, 4 user's purchase index, 5 idempotency record (only read/written when
  *       ARGV[6] == '1'; pass the purchase key otherwise).
- * ARGV: 1 purchaseId, 2 userId, 3 productId, 4 quantity, 5 now (ISO), 6 hasIdempotencyKey, 7 request fingerprint,
+ * ARGV: 1 purchaseId, 2 userId, 3 productId, 4 quantity, 5 now (ISO), 6 hasIdempotencyKey, 7 request fingerprint (read
+ *       only when ARGV[6] == '1'),
  *       8 idempotency record TTL in seconds.
  * Replies:
  *   {'created', {hash fields}}                     new purchase, or this very call re-run (found its own id)

@@ -1,6 +1,6 @@
-import { IDEMPOTENCY_TTL_SECONDS } from '../../../api/src/purchases/store';
+import { IDEMPOTENCY_TTL_SECONDS, purchaseFingerprint, purchaseScriptArgs } from '../../../api/src/purchases/store';
 import { PURCHASE } from '../../../api/src/redis/scripts';
-import { apiWaitDefaults, parseRedisBenchmarkCsv, purchaseScriptArgs, PURCHASE_NUMBER_OF_KEYS } from '../../../scripts/bench/data-tier';
+import { apiWaitDefaults, parseRedisBenchmarkCsv, PURCHASE_NUMBER_OF_KEYS } from '../../../scripts/bench/data-tier';
 
 describe('parseRedisBenchmarkCsv', () => {
   const output = [
@@ -21,16 +21,25 @@ describe('parseRedisBenchmarkCsv', () => {
   });
 });
 
-describe('purchaseScriptArgs', () => {
-  it("matches the script's documented KEYS/ARGV: 5 keys, then 8 arguments without an Idempotency-Key", () => {
-    const args = purchaseScriptArgs('pur_X', 'usr_U', 'prd_P', 1, '2026-01-01T00:00:00.000Z');
+describe('purchaseScriptArgs (what the API and the data-tier limit send)', () => {
+  const body = { userId: 'usr_U', productId: 'prd_P', quantity: 1 };
+  const now = new Date('2026-01-01T00:00:00.000Z');
+
+  it("matches the script's documented KEYS/ARGV: 5 keys, then 8 arguments; no fingerprint without an Idempotency-Key", () => {
+    const args = purchaseScriptArgs('pur_X', body, undefined, now);
     expect(args.slice(0, PURCHASE_NUMBER_OF_KEYS)).toEqual(['purchase:pur_X', 'product:prd_P', 'user:usr_U', 'user:usr_U:purchases', 'purchase:pur_X']);
     expect(args.slice(PURCHASE_NUMBER_OF_KEYS)).toEqual([
-      'pur_X', 'usr_U', 'prd_P', '1', '2026-01-01T00:00:00.000Z', '0', 'f'.repeat(64), String(IDEMPOTENCY_TTL_SECONDS),
+      'pur_X', 'usr_U', 'prd_P', '1', '2026-01-01T00:00:00.000Z', '0', '', String(IDEMPOTENCY_TTL_SECONDS),
     ]);
     // the script reads KEYS[1..5] and ARGV[1..8], nothing beyond
     expect(Math.max(...[...PURCHASE.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])))).toBe(PURCHASE_NUMBER_OF_KEYS);
     expect(Math.max(...[...PURCHASE.matchAll(/ARGV\[(\d+)\]/g)].map((m) => Number(m[1])))).toBe(args.length - PURCHASE_NUMBER_OF_KEYS);
+  });
+
+  it('with an Idempotency-Key: its record key, the flag and the body fingerprint', () => {
+    const args = purchaseScriptArgs('pur_X', body, 'k-1', now);
+    expect(args[4]).toBe('idempotency:purchase:k-1');
+    expect(args.slice(PURCHASE_NUMBER_OF_KEYS + 5, PURCHASE_NUMBER_OF_KEYS + 7)).toEqual(['1', purchaseFingerprint(body)]);
   });
 
   it("takes the WAIT the API sends from the API's own configuration defaults", () => {

@@ -33,6 +33,7 @@ const limits = [
   step({ kind: 'data-purchase', name: 'EVALSHA purchase + WAIT loop', connections: 32, throughput: 8_000 }),
   step({ kind: 'proxy-limit', name: 'nginx static', connections: 32, throughput: 20_000 }),
   step({ kind: 'proxy-limit', name: 'nginx static', connections: 8, throughput: 15_000 }),
+  step({ kind: 'api-floor', name: 'GET /healthz', connections: 32, throughput: 5_000 }),
 ];
 
 describe('rateSteps', () => {
@@ -45,9 +46,9 @@ describe('rateSteps', () => {
       ],
       limits,
     );
-    expect(at32?.ratios).toEqual({ dataScript: 0.1, dataPurchase: 0.5, proxy: 0.2 });
-    expect(at8?.ratios).toEqual({ dataScript: null, dataPurchase: null, proxy: 0.2 });
-    expect(at128?.ratios).toEqual({ dataScript: null, dataPurchase: null, proxy: null });
+    expect(at32?.ratios).toEqual({ dataScript: 0.1, dataPurchase: 0.5, proxy: 0.2, apiFloor: 0.8 });
+    expect(at8?.ratios).toEqual({ dataScript: null, dataPurchase: null, proxy: 0.2, apiFloor: null });
+    expect(at128?.ratios).toEqual({ dataScript: null, dataPurchase: null, proxy: null, apiFloor: null });
   });
 
   it('finds limits by kind and concurrency', () => {
@@ -120,14 +121,14 @@ describe('tables', () => {
     expect(formatErrors({ errorsByStatus: {}, transportErrors: 0, timeouts: 0 })).toBe('0');
   });
 
-  it('renders a scenario row with latencies, CPU, counted statuses and the three ratios', () => {
+  it('renders a scenario row with latencies, CPU, counted statuses and the four ratios', () => {
     const rated = rateSteps(
       [step({ kind: 'http', name: 'purchase', connections: 32, throughput: 4_000, counted: { '409': 7 }, syscalls: { 'api-0': { reads: 4000, writes: 3000 }, 'api-1': { reads: 4000, writes: 3000 } } })],
       limits,
     );
     const [header, , row] = renderStepsTable(rated).split('\n');
-    expect(header).toMatch(/^scenario\s+conns\s+req\/s\s+p50 ms\s+p99 ms\s+p99\.9 ms\s+errors\s+nginx%\s+api0%\s+api1%\s+redis%\s+gen%\s+api ms\/req\s+api sysc\/req\s+÷script\s+÷purchase\s+÷proxy$/);
-    expect(row?.split(/\s{2,}/)).toEqual(['purchase (409:7)', '32', '4000', '1.00', '2.00', '3.00', '0', '10', '50', '48', '5', '30', '0.245', '3.5', '0.100', '0.500', '0.200']);
+    expect(header).toMatch(/^scenario\s+conns\s+req\/s\s+p50 ms\s+p99 ms\s+p99\.9 ms\s+errors\s+nginx%\s+api0%\s+api1%\s+redis%\s+gen%\s+api ms\/req\s+api sysc\/req\s+÷script\s+÷purchase\s+÷proxy\s+÷floor$/);
+    expect(row?.split(/\s{2,}/)).toEqual(['purchase (409:7)', '32', '4000', '1.00', '2.00', '3.00', '0', '10', '50', '48', '5', '30', '0.245', '3.5', '0.100', '0.500', '0.200', '0.800']);
   });
 
   it('shows "-" for what a limit did not measure (redis-benchmark has no p99.9)', () => {
