@@ -43,7 +43,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     let problem = toProblem(err);
     if (problem === undefined) {
-      (req.log ?? logger).error({ err }, 'unhandled error');
+      logger.error({ err, req: { id: req.id, method: req.method, url: req.originalUrl } }, 'unhandled error');
       problem = new InternalError();
     }
     if (res.headersSent) {

@@ -1,7 +1,9 @@
+import express from 'express';
 import Redis from 'ioredis';
 import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../../api/src/app';
+import { requestLogging } from '../../../api/src/http/observability';
 import { ApiMetrics } from '../../../api/src/ops/metrics';
 import { RedisGateway, type MasterClient } from '../../../api/src/redis/gateway';
 
@@ -101,6 +103,46 @@ describe('HTTP rules decided before data access', () => {
     expect(text).toContain('http_request_duration_seconds_bucket');
     expect(text).toMatch(/evergreen_purchases_total\{outcome="rejected"\} [1-9]/);
     expect(text).toContain('evergreen_redis_master_writable 0');
+  });
+});
+
+describe('request log', () => {
+  function appLogging(): { app: ReturnType<typeof createApp>; lines: () => Record<string, unknown>[] } {
+    const written: string[] = [];
+    const sink = pino({ level: 'info' }, { write: (line: string) => void written.push(line) });
+    const logged = createApp({ config: { apiTokens: ['t0ken'] }, redis, metrics: new ApiMetrics(false), logger: sink });
+    return { app: logged, lines: () => written.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  }
+
+  it('one line per request when its response ends: request id, method, url, status, time', async () => {
+    const { app: logged, lines } = appLogging();
+    await request(logged).get('/v1/users?limit=2').set('X-Request-Id', 'log-me-1');
+    await request(logged).post('/v1/users').set({ Authorization: 'Bearer t0ken' }).send({ name: '' });
+    expect(lines()).toEqual([
+      expect.objectContaining({ level: 30, msg: 'request completed', req: { id: 'log-me-1', method: 'GET', url: '/v1/users?limit=2' }, res: { statusCode: 401 }, responseTime: expect.any(Number) }),
+      expect.objectContaining({ level: 30, msg: 'request completed', req: { id: expect.stringMatching(/^[0-9a-f-]{36}$/), method: 'POST', url: '/v1/users' }, res: { statusCode: 400 } }),
+    ]);
+  });
+
+  it('a 5xx at error level; probes and scrapes not at all; nothing below the configured level', async () => {
+    const { app: logged, lines } = appLogging();
+    await request(logged).get('/healthz');
+    await request(logged).get('/readyz');
+    await request(logged).get('/metrics');
+    expect(lines()).toEqual([]);
+    // a 5xx answer, from the middleware alone (the app's Redis client here must never try to connect)
+    const written: string[] = [];
+    const bare = express().use(requestLogging(pino({ level: 'info' }, { write: (l: string) => void written.push(l) })));
+    bare.get('/boom', (_req, res) => void res.status(503).end());
+    await request(bare).get('/boom');
+    expect(written.map((l) => JSON.parse(l) as unknown)).toEqual([
+      expect.objectContaining({ level: 50, msg: 'request errored', req: expect.objectContaining({ url: '/boom' }), res: { statusCode: 503 } }),
+    ]);
+
+    const quiet: string[] = [];
+    const warnOnly = createApp({ config: { apiTokens: ['t0ken'] }, redis, metrics: new ApiMetrics(false), logger: pino({ level: 'warn' }, { write: (l: string) => void quiet.push(l) }) });
+    await request(warnOnly).get('/v1/users');
+    expect(quiet).toEqual([]);
   });
 });
 
