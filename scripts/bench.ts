@@ -38,8 +38,8 @@ import { startLoopbackTopology, type LoopbackTopology } from '../tests/support/l
 import { installExitHooks } from '../tests/support/processes';
 import { ensurePackages } from './ensure-test-deps';
 
-/** Debian packages the benchmark runs (redis-tools holds redis-cli and redis-benchmark). */
-export const BENCH_PACKAGES = ['redis-server', 'redis-sentinel', 'redis-tools', 'nginx'] as const;
+/** Debian packages the benchmark runs (redis-tools holds redis-cli and redis-benchmark; wrk drives the HTTP load). */
+export const BENCH_PACKAGES = ['redis-server', 'redis-sentinel', 'redis-tools', 'nginx', 'wrk'] as const;
 
 /**
  * Stack settings changed for the benchmark, and why:
@@ -159,7 +159,7 @@ async function measureLimits(
       const step = await runHttpStep(
         {
           kind, name, url: gateway, connections, warmupMs: t.warmupMs, durationMs: t.durationMs, headers: {},
-          next: () => ({ method: 'GET', path }), expected: [expected], maxSamples: t.maxSamples,
+          requests: [{ method: 'GET', path }], expected: [expected],
         },
         cpu,
       );
@@ -249,8 +249,8 @@ async function run(options: BenchOptions): Promise<void> {
         const step = await runHttpStep(
           {
             kind: 'http', name: scenario, url: gateway, connections, warmupMs: options.timing.warmupMs,
-            durationMs: options.timing.durationMs, headers, next: plan.next, expected: plan.expected,
-            counted: plan.counted, maxSamples: options.timing.maxSamples,
+            durationMs: options.timing.durationMs, headers, requests: plan.requests, expected: plan.expected,
+            counted: plan.counted,
           },
           cpu,
         );

@@ -1,6 +1,6 @@
 /**
- * What each HTTP scenario sends (pure): request generators over the seeded users and products, and the
- * statuses that count as success.
+ * What each HTTP scenario sends (pure): the requests over the seeded users and products, and the statuses
+ * that count as success.
  */
 import type { HttpRequestSpec } from './http-load';
 import type { ScenarioName } from './model';
@@ -11,7 +11,8 @@ export interface Seeded {
 }
 
 export interface ScenarioPlan {
-  readonly next: () => HttpRequestSpec;
+  /** Sent in turn, over and over; `{seq}` in a body is a number unique to the step (see HttpStepProps). */
+  readonly requests: readonly HttpRequestSpec[];
   readonly expected: readonly number[];
   /** Reported apart, not errors. */
   readonly counted: readonly number[];
@@ -20,44 +21,38 @@ export interface ScenarioPlan {
 /** Stock of every seeded product: no run can exhaust it (each purchase takes 1). */
 export const SEED_STOCK = 1_000_000_000_000;
 
-function rotate<T>(items: readonly T[], what: string): () => T {
+function seededList(items: readonly string[], what: string): readonly string[] {
   if (items.length === 0) throw new Error(`nothing seeded: no ${what}`);
-  let i = 0;
-  return () => items[i++ % items.length] as T;
+  return items;
 }
 
 /**
- * The request generator of a scenario. `runId` makes the e-mails of created users unique across runs
- * and steps (a repeated e-mail would be a 409).
+ * The requests of a scenario. `runId` makes the e-mails of created users unique across runs (with the
+ * step's `{seq}`, across steps too: a repeated e-mail would be a 409).
  */
 export function scenarioPlan(name: ScenarioName, seeded: Seeded, runId: string): ScenarioPlan {
   switch (name) {
     case 'purchase': {
-      const user = rotate(seeded.userIds, 'users');
-      const product = rotate(seeded.productIds, 'products');
-      return {
-        next: () => ({ method: 'POST', path: '/v1/purchases', body: JSON.stringify({ userId: user(), productId: product(), quantity: 1 }) }),
-        expected: [201],
-        // insufficient stock cannot happen with SEED_STOCK, but if it did it is a refusal, not a failure
-        counted: [409],
-      };
+      const users = seededList(seeded.userIds, 'users');
+      const products = seededList(seeded.productIds, 'products');
+      // every user buys every product in turn
+      const requests = users.flatMap((userId) =>
+        products.map((productId) => ({ method: 'POST' as const, path: '/v1/purchases', body: JSON.stringify({ userId, productId, quantity: 1 }) })),
+      );
+      // insufficient stock cannot happen with SEED_STOCK, but if it did it is a refusal, not a failure
+      return { requests, expected: [201], counted: [409] };
     }
     case 'product-read': {
-      const product = rotate(seeded.productIds, 'products');
-      return { next: () => ({ method: 'GET', path: `/v1/products/${product()}` }), expected: [200], counted: [] };
+      const products = seededList(seeded.productIds, 'products');
+      return { requests: products.map((id) => ({ method: 'GET', path: `/v1/products/${id}` })), expected: [200], counted: [] };
     }
     case 'product-list':
-      return { next: () => ({ method: 'GET', path: '/v1/products?limit=20' }), expected: [200], counted: [] };
-    case 'user-create': {
-      let n = 0;
+      return { requests: [{ method: 'GET', path: '/v1/products?limit=20' }], expected: [200], counted: [] };
+    case 'user-create':
       return {
-        next: () => {
-          n += 1;
-          return { method: 'POST', path: '/v1/users', body: JSON.stringify({ name: `Bench user ${n}`, email: `bench-${runId}-${n}@example.com` }) };
-        },
+        requests: [{ method: 'POST', path: '/v1/users', body: JSON.stringify({ name: 'Bench user {seq}', email: `bench-${runId}-{seq}@example.com` }) }],
         expected: [201],
         counted: [],
       };
-    }
   }
 }

@@ -1,7 +1,6 @@
 /**
- * Latency statistics and ratios of the benchmark (pure). Latencies are milliseconds as floats: every
- * response's own time, recorded by the load step (autocannon's histogram keeps whole milliseconds only,
- * too coarse for sub-millisecond medians on loopback).
+ * Latency statistics and ratios of the benchmark (pure). Latencies are milliseconds as floats (HTTP steps:
+ * from wrk's microsecond histogram; the data-tier loop: every reply's own time).
  */
 
 /** Percentiles reported for every step. */
