@@ -9,8 +9,9 @@ function firstLine(command: string, args: readonly string[]): string {
     const out = execFileSync(command, [...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return out.split('\n')[0]?.trim() ?? '';
   } catch (error) {
-    const e = error as { stderr?: string; message: string };
-    return (e.stderr ?? '').split('\n')[0]?.trim() || `unavailable (${e.message.split('\n')[0] ?? ''})`;
+    // some print their version and exit non-zero (wrk --version exits 1)
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    return `${e.stdout ?? ''}\n${e.stderr ?? ''}`.trim().split('\n')[0]?.trim() || `unavailable (${e.message.split('\n')[0] ?? ''})`;
   }
 }
 
@@ -37,7 +38,7 @@ export function machineInfo(): MachineInfo {
       'redis-server': firstLine('redis-server', ['--version']),
       'redis-benchmark': firstLine('redis-benchmark', ['--version']),
       nginx: nginxVersion(),
-      autocannon: '9.0.0',
+      wrk: firstLine('wrk', ['--version']),
     },
     loadAverageAtStart: loadavg()[0] ?? 0,
   };
