@@ -44,7 +44,9 @@ function main(): void {
   redis.startProbe();
   let draining = false;
   const app = createApp({ config, redis, metrics, logger, draining: () => draining });
-  const server: Server = app.listen(config.port, config.host, () => {
+  // Express 5 also calls this back when listening failed (with the error, handled by 'error' below)
+  const server: Server = app.listen(config.port, config.host, (err?: Error) => {
+    if (err) return;
     logger.info({ host: config.host, port: config.port, sentinels: config.sentinels, masterName: config.masterName }, 'listening');
   });
   server.on('error', (err) => {

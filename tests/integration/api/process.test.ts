@@ -1,4 +1,6 @@
-/** The API process itself: start-up refusal on a bad environment (no Redis needed for that). */
+/** The API process itself: start-up refusal on a bad environment or a taken port (no Redis needed for that). */
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startProcess } from '../../support/processes';
 import { repositoryRoot } from '../../support/loopback';
@@ -37,5 +39,23 @@ describe('start-up with a bad environment', () => {
     expect(code).toBe(1);
     expect(output.split('\n')).toHaveLength(1);
     expect(output).toContain(variable);
+  });
+});
+
+describe('start-up on a port already taken', () => {
+  it('exits 1 with one fatal line (flushed from the log buffer), never claiming to listen', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const { code, output } = await runWithEnv({ REDIS_SENTINELS: '127.0.0.1:1', API_TOKENS: 'token', HOST: '127.0.0.1', PORT: String(port) });
+      expect(code).toBe(1);
+      const lines = output.split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message?: string } });
+      // (Sentinel connection warnings may come first: the Redis clients start before the server listens)
+      expect(lines.filter((l) => l.level >= 50)).toEqual([expect.objectContaining({ level: 60, msg: 'cannot listen', err: expect.objectContaining({ message: expect.stringMatching(/EADDRINUSE/) }) })]);
+      expect(lines.map((l) => l.msg)).not.toContain('listening');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });
