@@ -33,18 +33,21 @@ export function requestLogging(logger: Logger): RequestHandler {
     const id = requestIdFrom(req.headers['x-request-id']);
     req.id = id;
     res.setHeader('X-Request-Id', id);
-    if (!UNLOGGED_PATHS.has(req.url) && logger.isLevelEnabled('info')) {
+    // at LOG_LEVEL warn/error only the 5xx lines are written, so the listeners are needed down to `error`
+    if (!UNLOGGED_PATHS.has(req.url) && logger.isLevelEnabled('error')) {
       const start = Date.now();
       const done = () => {
         res.off('finish', done);
         res.off('close', done);
+        const level = res.statusCode >= 500 ? 'error' : 'info';
+        if (!logger.isLevelEnabled(level)) return;
         const line = {
           req: { id, method: req.method, url: req.originalUrl },
           res: { statusCode: res.statusCode },
           responseTime: Date.now() - start,
           ...(res.writableFinished ? {} : { aborted: true }),
         };
-        if (res.statusCode >= 500) logger.error(line, 'request errored');
+        if (level === 'error') logger.error(line, 'request errored');
         else logger.info(line, 'request completed');
       };
       res.on('finish', done);

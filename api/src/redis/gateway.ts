@@ -58,7 +58,7 @@ export function redisErrorKind(err: unknown): string {
  * - reconnectOnError: a READONLY reply means we talk to a demoted master: reconnect (re-asks Sentinel) and fail
  *   that command (→ 503) rather than re-sending it;
  * - retry strategies reconnect quickly (≤ 250 ms apart), forever: the service recovers by itself;
- * - enableAutoPipelining: concurrent requests' commands share socket writes (see there).
+ * - no auto-pipelining (see there for why).
  */
 export function createRedisClients(
   config: ApiConfig,
@@ -84,11 +84,12 @@ export function createRedisClients(
     maxRetriesPerRequest: 1,
     // ioredis' own failoverDetector is replaced by SentinelWatcher (see there for why)
     failoverDetector: false,
-    // Commands issued in the same event-loop tick on a connection go out in one write(2) (and their replies come
-    // back in one read): on loopback or a VM a socket write costs more than the command itself. Order on the
-    // connection is unchanged, so a WAIT still covers every script sent before it, and with the offline queue
-    // off a command still fails at once while the client reconnects (docs/performance.md).
-    enableAutoPipelining: true,
+    // Off on purpose. ioredis keeps one auto-pipeline in flight per client and queues later commands behind it;
+    // when the connection is lost before its replies (autoResendUnfulfilledCommands: false), that pipeline settles
+    // only at commandTimeout, and the queued commands are then sent to the *new* master — a purchase the client was
+    // already answered 503 for would be created there, without a WAIT. It also saved no measurable CPU
+    // (docs/performance.md).
+    enableAutoPipelining: false,
     retryStrategy: (times) => Math.min(50 * times, 250),
     sentinelRetryStrategy: (times) => Math.min(50 * times, 250),
     sentinelReconnectStrategy: (times) => Math.min(100 * times, 1000),

@@ -124,7 +124,7 @@ describe('request log', () => {
     ]);
   });
 
-  it('a 5xx at error level; probes and scrapes not at all; nothing below the configured level', async () => {
+  it('a 5xx at error level, also at LOG_LEVEL=warn; probes and scrapes not at all; 4xx not below info', async () => {
     const { app: logged, lines } = appLogging();
     await request(logged).get('/healthz');
     await request(logged).get('/readyz');
@@ -139,10 +139,14 @@ describe('request log', () => {
       expect.objectContaining({ level: 50, msg: 'request errored', req: expect.objectContaining({ url: '/boom' }), res: { statusCode: 503 } }),
     ]);
 
+    // at LOG_LEVEL=warn: the 4xx is not logged, the 5xx still is
     const quiet: string[] = [];
-    const warnOnly = createApp({ config: { apiTokens: ['t0ken'] }, redis, metrics: new ApiMetrics(false), logger: pino({ level: 'warn' }, { write: (l: string) => void quiet.push(l) }) });
-    await request(warnOnly).get('/v1/users');
-    expect(quiet).toEqual([]);
+    const warnOnly = express().use(requestLogging(pino({ level: 'warn' }, { write: (l: string) => void quiet.push(l) })));
+    warnOnly.get('/nope', (_req, res) => void res.status(404).end());
+    warnOnly.get('/boom', (_req, res) => void res.status(503).end());
+    await request(warnOnly).get('/nope');
+    await request(warnOnly).get('/boom');
+    expect(quiet.map((l) => JSON.parse(l) as unknown)).toEqual([expect.objectContaining({ level: 50, msg: 'request errored', res: { statusCode: 503 } })]);
   });
 });
 
