@@ -10,7 +10,7 @@ import Redis from 'ioredis';
 import { parseConfig } from '../../api/src/config';
 import { purchaseScriptArgs } from '../../api/src/purchases/store';
 import { PURCHASE } from '../../api/src/redis/scripts';
-import { startProcess } from '../../tests/support/processes';
+import { runToExit } from '../../tests/support/processes';
 import type { CpuMeter } from './cpu';
 import type { StepResult } from './model';
 import { LatencyRecorder, summarizeLatencies } from './stats';
@@ -118,7 +118,8 @@ export async function runRedisBenchmarkStep(props: RedisBenchmarkStepProps): Pro
   // __rand_int__ → 12 random digits per call: every call creates a new purchase, as in production.
   const args = benchPurchaseArgs('pur_bench__rand_int__', target.userId, target.productId, new Date());
   const stopCpu = props.cpu.start();
-  const proc = await startProcess({
+  const t0 = performance.now();
+  const { code, process: proc } = await runToExit({
     name: `redis-benchmark-c${props.connections}`,
     command: 'redis-benchmark',
     args: [
@@ -128,10 +129,7 @@ export async function runRedisBenchmarkStep(props: RedisBenchmarkStepProps): Pro
       'EVALSHA', props.sha, String(PURCHASE_NUMBER_OF_KEYS), ...args,
     ],
     logFile: props.logFile,
-  });
-  const t0 = performance.now();
-  const timer = setTimeout(() => void proc.stop('SIGKILL', 1000), props.timeoutMs);
-  const code = await proc.exited.finally(() => clearTimeout(timer));
+  }, props.timeoutMs);
   const elapsed = performance.now() - t0;
   const { cpuPercent } = stopCpu();
   if (code !== 0) throw new Error(`redis-benchmark exited with ${String(code)} after ${Math.round(elapsed)} ms:\n${proc.logTail(20)}`);

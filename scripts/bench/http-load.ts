@@ -7,8 +7,6 @@ import type { StepKind, StepResult } from './model';
 import { classifyOutcomes } from './stats';
 import { runWrk, type HttpRequestSpec } from './wrk';
 
-export type { HttpRequestSpec } from './wrk';
-
 export interface HttpStepProps {
   readonly kind: StepKind;
   readonly name: string;

@@ -50,8 +50,6 @@ export interface StepResult {
   readonly cpuPercent: Readonly<Record<string, number | null>>;
   /** Read/write system calls of the API instances during the window, per instance (HTTP steps). */
   readonly syscalls?: Readonly<Record<string, { readonly reads: number; readonly writes: number }>>;
-  /** Samples over the recorder's capacity (latency percentiles then cover the first `completed - dropped`). */
-  readonly droppedSamples?: number;
   /** The measured window on CLOCK_MONOTONIC in µs (to cut the API instances' CPU profiles to it). */
   readonly windowUs?: readonly [number, number];
 }

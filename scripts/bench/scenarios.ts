@@ -2,7 +2,7 @@
  * What each HTTP scenario sends (pure): the requests over the seeded users and products, and the statuses
  * that count as success.
  */
-import type { HttpRequestSpec } from './http-load';
+import type { HttpRequestSpec } from './wrk';
 import type { ScenarioName } from './model';
 
 export interface Seeded {

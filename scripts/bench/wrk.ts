@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProcess } from '../../tests/support/processes';
+import { runToExit } from '../../tests/support/processes';
 
 export interface HttpRequestSpec {
   readonly method: 'GET' | 'POST';
@@ -143,15 +143,16 @@ export async function runWrk(props: WrkRunProps): Promise<WrkReport> {
     writeFileSync(script, wrkScript(props.requests, props.headers, props.seqPrefix));
     const seconds = Math.max(1, Math.ceil(props.durationMs / 1000));
     const logFile = join(dir, 'wrk.log');
-    const proc = await startProcess({
-      name: `wrk-c${props.connections}`,
-      command: 'wrk',
-      args: ['-t', '1', '-c', String(props.connections), '-d', `${seconds}s`, '--timeout', `${props.timeoutS}s`, '-s', script, props.url],
-      logFile,
-    });
-    // Bounded even if wrk hangs: it ends by itself after its duration.
-    const guard = setTimeout(() => void proc.stop('SIGKILL', 1000), seconds * 1000 + 15_000);
-    const code = await proc.exited.finally(() => clearTimeout(guard));
+    // wrk ends by itself after its duration; the deadline bounds a hang
+    const { code, process: proc } = await runToExit(
+      {
+        name: `wrk-c${props.connections}`,
+        command: 'wrk',
+        args: ['-t', '1', '-c', String(props.connections), '-d', `${seconds}s`, '--timeout', `${props.timeoutS}s`, '-s', script, props.url],
+        logFile,
+      },
+      seconds * 1000 + 15_000,
+    );
     const output = proc.logTail(200);
     if (code !== 0) throw new Error(`wrk exited with ${String(code)}:\n${output}`);
     return parseWrkReport(output);

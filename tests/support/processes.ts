@@ -475,6 +475,17 @@ function bindEphemeral(): Promise<number> {
 }
 
 /**
+ * Starts a program that ends by itself (a load generator, a benchmark) and waits for it to exit; past
+ * `deadlineMs` its process group is SIGKILLed, so the wait is bounded whatever the program does.
+ */
+export async function runToExit(props: StartProcessProps, deadlineMs: number): Promise<{ code: number | null; process: ManagedProcess }> {
+  const started = await startProcess(props);
+  const guard = setTimeout(() => void started.stop('SIGKILL', 1000), deadlineMs);
+  const code = await started.exited.finally(() => clearTimeout(guard));
+  return { code, process: started };
+}
+
+/**
  * A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close). Never returns the
  * same port twice within this process, so several servers can be allocated before any of them binds.
  */

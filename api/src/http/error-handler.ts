@@ -9,6 +9,7 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors';
 import { BODY_LIMIT } from './body';
+import { requestLogFields } from './observability';
 
 /** Unknown route (anything no router answered) → 404 problem. */
 export const notFound: RequestHandler = (req, _res, next) => {
@@ -43,7 +44,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     let problem = toProblem(err);
     if (problem === undefined) {
-      logger.error({ err, req: { id: req.id, method: req.method, url: req.originalUrl } }, 'unhandled error');
+      logger.error({ err, req: requestLogFields(req) }, 'unhandled error');
       problem = new InternalError();
     }
     if (res.headersSent) {

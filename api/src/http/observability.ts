@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { ApiMetrics } from '../ops/metrics';
 
@@ -14,6 +14,11 @@ declare module 'node:http' {
     /** The request id (X-Request-Id), set by requestLogging. */
     id?: string;
   }
+}
+
+/** How a request appears in a log line (the request line and the error handler's): `{ id, method, url }`. */
+export function requestLogFields(req: Request): { id: string | undefined; method: string; url: string } {
+  return { id: req.id, method: req.method, url: req.originalUrl };
 }
 
 /** Paths that are not logged: probes and scrapes every few seconds would drown the log. */
@@ -42,7 +47,7 @@ export function requestLogging(logger: Logger): RequestHandler {
         const level = res.statusCode >= 500 ? 'error' : 'info';
         if (!logger.isLevelEnabled(level)) return;
         const line = {
-          req: { id, method: req.method, url: req.originalUrl },
+          req: requestLogFields(req),
           res: { statusCode: res.statusCode },
           responseTime: Date.now() - start,
           ...(res.writableFinished ? {} : { aborted: true }),
