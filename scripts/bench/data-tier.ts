@@ -2,13 +2,18 @@
  * The data tier's own limit for a purchase, measured against the same Redis master the API uses:
  * - `data-script`: redis-benchmark (C, one connection per client) sending EVALSHA of the API's PURCHASE
  *   script, with the argument shape the API sends (api/src/purchases/store.ts), a fresh purchase id per call;
- * - `data-purchase`: a client loop sending what one purchase sends — EVALSHA, then WAIT for the replicas
- *   the API waits for — one connection per client.
+ * - `data-purchase`: a client loop sending what one purchase sends, through the API's own write path
+ *   (WriteSession.script: EVALSHA and the WAIT for the replicas the API waits for, in one pipeline) — one
+ *   connection per client.
  * The script text comes from the API's module; nothing here copies it.
  */
 import Redis from 'ioredis';
+import pino from 'pino';
 import { parseConfig } from '../../api/src/config';
+import { ProblemError } from '../../api/src/errors';
 import { purchaseScriptArgs } from '../../api/src/purchases/store';
+import { ApiMetrics } from '../../api/src/ops/metrics';
+import { RedisGateway } from '../../api/src/redis/gateway';
 import { PURCHASE } from '../../api/src/redis/scripts';
 import { runToExit } from '../../tests/support/processes';
 import type { CpuMeter } from './cpu';
@@ -18,10 +23,10 @@ import { LatencyRecorder, summarizeLatencies } from './stats';
 /** Number of KEYS the PURCHASE script takes (see its doc comment in api/src/redis/scripts.ts). */
 export const PURCHASE_NUMBER_OF_KEYS = 5;
 
-/** The WAIT the API sends after a created purchase: its defaults (REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS). */
-export function apiWaitDefaults(): { replicas: number; timeoutMs: number } {
+/** The WAIT the API sends with every write: its defaults (REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS). */
+export function apiWaitDefaults(): { waitReplicas: number; waitTimeoutMs: number } {
   const c = parseConfig({ REDIS_SENTINELS: '127.0.0.1:1', API_TOKENS: 'unused' });
-  return { replicas: c.waitReplicas, timeoutMs: c.waitTimeoutMs };
+  return { waitReplicas: c.waitReplicas, waitTimeoutMs: c.waitTimeoutMs };
 }
 
 /** The script's KEYS and ARGV for one purchase without an Idempotency-Key, built by the API's own PurchaseStore code. */
@@ -162,22 +167,20 @@ export interface PurchaseLoopStepProps {
   readonly cpu: CpuMeter;
 }
 
-interface PurchaseClient extends Redis {
-  purchase(...args: string[]): Promise<unknown>;
-}
-
 /** `data-purchase` at one concurrency: N connections, each looping EVALSHA purchase + WAIT, bounded in time and count. */
 export async function runPurchaseLoopStep(props: PurchaseLoopStepProps): Promise<StepResult> {
   const { target } = props;
   const wait = apiWaitDefaults();
-  const clients = Array.from({ length: props.connections }, () => {
-    const c = new Redis({
+  const metrics = new ApiMetrics(false);
+  const logger = pino({ level: 'silent' });
+  const clients = Array.from({ length: props.connections }, () =>
+    new Redis({
       host: target.host, port: target.port, username: target.username, password: target.password,
       lazyConnect: true, maxRetriesPerRequest: 1, enableAutoPipelining: false,
-    }) as PurchaseClient;
-    c.defineCommand('purchase', { lua: PURCHASE, numberOfKeys: PURCHASE_NUMBER_OF_KEYS });
-    return c;
-  });
+    }),
+  );
+  // one gateway per connection: each loop's writes and WAITs stay on its own connection
+  const gateways = clients.map((c) => new RedisGateway(c, undefined, metrics, logger, wait));
   const recorder = new LatencyRecorder(Math.max(1, props.maxRequests));
   const errorsByKind: Record<string, number> = {};
   let started = 0;
@@ -189,19 +192,20 @@ export async function runPurchaseLoopStep(props: PurchaseLoopStepProps): Promise
     const deadline = t0 + props.durationMs;
     let sequence = 0;
     await Promise.all(
-      clients.map(async (client) => {
+      gateways.map(async (gateway) => {
         while (performance.now() < deadline && started < props.maxRequests) {
           started += 1;
           const id = `pur_benchloop${process.pid}x${(sequence += 1)}`;
           const s = performance.now();
           try {
-            const reply = (await client.purchase(...benchPurchaseArgs(id, target.userId, target.productId, new Date()))) as unknown[];
+            const session = gateway.writer();
+            const reply = (await session.script('purchase', 'purchase', benchPurchaseArgs(id, target.userId, target.productId, new Date()))) as unknown[];
             if (reply[0] !== 'created') throw new Error(`purchase script answered ${String(reply[0])}`);
-            const acked = Number(await client.wait(wait.replicas, wait.timeoutMs));
-            if (acked < wait.replicas) throw new Error('not_durable');
+            await session.confirmDurable('purchase');
             created += 1;
           } catch (err) {
-            const kind = err instanceof Error ? err.message.split(' ')[0] ?? 'error' : 'error';
+            // a 503 the API would answer (not durable, Redis unavailable) by its class; anything else by its first word
+            const kind = err instanceof ProblemError ? err.constructor.name : err instanceof Error ? err.message.split(' ')[0] ?? 'error' : 'error';
             errorsByKind[kind] = (errorsByKind[kind] ?? 0) + 1;
           }
           recorder.add(performance.now() - s);

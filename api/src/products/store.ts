@@ -41,12 +41,10 @@ export class ProductStore {
       updatedAt: at,
     };
     const w = this.redis.writer();
-    await w.run('create product', (m) =>
-      m.createProduct(
-        keys.product(id), keys.products, id, at,
-        ...fieldPairs({ name: product.name, description: product.description, priceCents: product.priceCents, stock: product.stock }),
-      ),
-    );
+    await w.script('create product', 'createProduct', [
+      keys.product(id), keys.products, id, at,
+      ...fieldPairs({ name: product.name, description: product.description, priceCents: product.priceCents, stock: product.stock }),
+    ]);
     await w.confirmDurable('create product');
     return product;
   }
@@ -64,17 +62,17 @@ export class ProductStore {
   async update(id: string, body: UpdateProductBody): Promise<Product> {
     const at = new Date().toISOString();
     const w = this.redis.writer();
-    const outcome = await w.run('update product', (m) => m.updateProduct(keys.product(id), at, ...fieldPairs(body)));
+    const outcome = await w.script('update product', 'updateProduct', [keys.product(id), at, ...fieldPairs(body)]);
     if (outcome === 'not_found') throw new NotFoundError(`Product ${id} does not exist.`);
-    const h = await w.run('update product', (m) => m.hgetall(keys.product(id)));
     await w.confirmDurable('update product');
+    const h = await w.run('update product', (m) => m.hgetall(keys.product(id)));
     if (Object.keys(h).length === 0) throw new NotFoundError(`Product ${id} does not exist.`);
     return productFromHash(h);
   }
 
   async delete(id: string): Promise<void> {
     const w = this.redis.writer();
-    const outcome = await w.run('delete product', (m) => m.deleteProduct(keys.product(id), keys.products, id));
+    const outcome = await w.script('delete product', 'deleteProduct', [keys.product(id), keys.products, id]);
     if (outcome === 'not_found') throw new NotFoundError(`Product ${id} does not exist.`);
     await w.confirmDurable('delete product');
   }

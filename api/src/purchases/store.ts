@@ -75,7 +75,7 @@ export function purchaseScriptArgs(id: string, body: CreatePurchaseBody, idempot
   ];
 }
 
-/** Purchases in Redis: one atomic script on the master (redis/scripts.ts PURCHASE), then WAIT. */
+/** Purchases in Redis: one atomic script on the master (redis/scripts.ts PURCHASE) and its WAIT, in one round trip. */
 export class PurchaseStore {
   constructor(private readonly redis: RedisGateway) {}
 
@@ -83,7 +83,7 @@ export class PurchaseStore {
     const now = new Date();
     const id = newId('purchase', now.getTime());
     const w = this.redis.writer();
-    const reply = await w.run('purchase', (m) => m.purchase(...purchaseScriptArgs(id, body, idempotencyKey, now)));
+    const reply = await w.script('purchase', 'purchase', purchaseScriptArgs(id, body, idempotencyKey, now));
     const [kind, a, b] = reply as [string, unknown, unknown];
     if (kind === 'mismatch') throw new IdempotencyKeyReusedError();
     if (kind === 'created') {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
@@ -6,27 +7,28 @@ import { ProblemError, ServiceUnavailableError } from '../errors';
 import type { ApiMetrics } from '../ops/metrics';
 import * as scripts from './scripts';
 
-/** The scripts, as ioredis custom commands (EVALSHA with EVAL fallback on NOSCRIPT). */
-interface ScriptCommands {
-  createUser(...args: (string | number)[]): Promise<string>;
-  updateUser(...args: (string | number)[]): Promise<string>;
-  deleteUser(...args: (string | number)[]): Promise<string>;
-  createProduct(...args: (string | number)[]): Promise<string>;
-  updateProduct(...args: (string | number)[]): Promise<string>;
-  deleteProduct(...args: (string | number)[]): Promise<string>;
-  purchase(...args: (string | number)[]): Promise<unknown[]>;
+/** One write script: its text, how many of its arguments are KEYS, and the SHA-1 EVALSHA names it by. */
+interface WriteScript {
+  readonly lua: string;
+  readonly numberOfKeys: number;
+  readonly sha: string;
 }
-export type MasterClient = Redis & ScriptCommands;
 
-const SCRIPT_KEYS: Record<keyof ScriptCommands, [string, number]> = {
-  createUser: [scripts.CREATE_USER, 3],
-  updateUser: [scripts.UPDATE_USER, 2],
-  deleteUser: [scripts.DELETE_USER, 2],
-  createProduct: [scripts.CREATE_PRODUCT, 2],
-  updateProduct: [scripts.UPDATE_PRODUCT, 1],
-  deleteProduct: [scripts.DELETE_PRODUCT, 2],
-  purchase: [scripts.PURCHASE, 5],
-};
+function writeScript(lua: string, numberOfKeys: number): WriteScript {
+  return { lua, numberOfKeys, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/** The write scripts (redis/scripts.ts), by the name the stores run them with (WriteSession.script). */
+const WRITE_SCRIPTS = {
+  createUser: writeScript(scripts.CREATE_USER, 3),
+  updateUser: writeScript(scripts.UPDATE_USER, 2),
+  deleteUser: writeScript(scripts.DELETE_USER, 2),
+  createProduct: writeScript(scripts.CREATE_PRODUCT, 2),
+  updateProduct: writeScript(scripts.UPDATE_PRODUCT, 1),
+  deleteProduct: writeScript(scripts.DELETE_PRODUCT, 2),
+  purchase: writeScript(scripts.PURCHASE, 5),
+} as const satisfies Record<string, WriteScript>;
+export type ScriptName = keyof typeof WRITE_SCRIPTS;
 
 /** What kind of Redis failure an error is (label of evergreen_redis_errors_total). */
 export function redisErrorKind(err: unknown): string {
@@ -63,7 +65,7 @@ export function redisErrorKind(err: unknown): string {
 export function createRedisClients(
   config: ApiConfig,
   logger: Logger,
-): { master: MasterClient; writers: MasterClient[]; replica: Redis | undefined; watcher: SentinelWatcher } {
+): { master: Redis; writers: Redis[]; replica: Redis | undefined; watcher: SentinelWatcher } {
   const base: RedisOptions = {
     sentinels: config.sentinels.map((s) => ({ host: s.host, port: s.port })),
     name: config.masterName,
@@ -95,11 +97,8 @@ export function createRedisClients(
     sentinelReconnectStrategy: (times) => Math.min(100 * times, 1000),
     reconnectOnError: (err) => (/READONLY/.test(err.message) ? 1 : false),
   };
-  const newMaster = (connectionName: string): MasterClient => {
-    const client = new Redis({ ...base, role: 'master', connectionName }) as MasterClient;
-    for (const [name, [lua, numberOfKeys]] of Object.entries(SCRIPT_KEYS)) {
-      client.defineCommand(name, { lua, numberOfKeys });
-    }
+  const newMaster = (connectionName: string): Redis => {
+    const client = new Redis({ ...base, role: 'master', connectionName });
     client.on('error', (err: Error) => logger.warn({ err: err.message, client: connectionName }, 'redis master client error'));
     return client;
   };
@@ -167,11 +166,11 @@ export class SentinelWatcher {
         for (const client of this.clients) {
           const stream = (client as unknown as { stream?: { remoteAddress?: string; remotePort?: number; destroy(): void } }).stream;
           const connectedTo = `${(stream?.remoteAddress ?? '').replace(/^::ffff:/, '')}:${stream?.remotePort ?? ''}`;
-          const isMasterClient = (client.options as { role?: string }).role === 'master';
+          const isRedis = (client.options as { role?: string }).role === 'master';
           // a master client must be on the new master; a replica client must not be (it was promoted)
-          const wrong = isMasterClient ? !announced.has(connectedTo) : announced.has(connectedTo);
+          const wrong = isRedis ? !announced.has(connectedTo) : announced.has(connectedTo);
           if (wrong && stream && client.status === 'ready') {
-            this.logger.warn({ to: `${host}:${port}`, from: connectedTo, client: isMasterClient ? 'master' : 'replica' }, 'sentinel announced a new master: reconnecting');
+            this.logger.warn({ to: `${host}:${port}`, from: connectedTo, client: isRedis ? 'master' : 'replica' }, 'sentinel announced a new master: reconnecting');
             stream.destroy();
           }
         }
@@ -263,18 +262,18 @@ export class RedisGateway {
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly masterLoss: ConnectionLoss;
   private readonly replicaLoss: ConnectionLoss | undefined;
-  private readonly writerLoss: Map<MasterClient, ConnectionLoss>;
+  private readonly writerLoss: Map<Redis, ConnectionLoss>;
   private nextWriter = 0;
 
   constructor(
-    readonly master: MasterClient,
+    readonly master: Redis,
     readonly replica: Redis | undefined,
     private readonly metrics: ApiMetrics,
     private readonly logger: Logger,
     private readonly config: Pick<ApiConfig, 'waitReplicas' | 'waitTimeoutMs'>,
     private readonly watcher?: { close(): void },
     /** connections that carry writes and their WAITs @default [master] */
-    private readonly writers: readonly MasterClient[] = [master],
+    private readonly writers: readonly Redis[] = [master],
   ) {
     this.masterLoss = new ConnectionLoss(master);
     this.writerLoss = new Map(writers.map((w) => [w, w === master ? this.masterLoss : new ConnectionLoss(w)]));
@@ -324,19 +323,29 @@ export class RedisGateway {
     return new WriteSession(client, this.writerLoss.get(client)!, this);
   }
 
+  /** @internal REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS: the WAIT every write is confirmed with. */
+  get waitArgs(): { readonly replicas: number; readonly timeoutMs: number } {
+    return { replicas: this.config.waitReplicas, timeoutMs: this.config.waitTimeoutMs };
+  }
+
   /** @internal WAIT on `client` for the configured replicas; shortfall → 503. */
-  async waitFor(what: string, client: MasterClient, loss: ConnectionLoss): Promise<void> {
+  async waitFor(what: string, client: Redis, loss: ConnectionLoss): Promise<void> {
     if (this.config.waitReplicas === 0) return;
-    let acked: number;
+    let acked: unknown;
     try {
-      acked = Number(await loss.race(client.wait(this.config.waitReplicas, this.config.waitTimeoutMs)));
+      acked = await loss.race(client.wait(this.config.waitReplicas, this.config.waitTimeoutMs));
     } catch (err) {
       throw this.unavailable(what, err);
     }
-    if (acked < this.config.waitReplicas) {
+    this.requireAcked(what, acked);
+  }
+
+  /** @internal A WAIT reply (count of replicas that acknowledged) below REDIS_WAIT_REPLICAS → 503, counted. */
+  requireAcked(what: string, acked: unknown): void {
+    if (Number(acked) < this.config.waitReplicas) {
       this.metrics.redisErrors.labels('not_durable').inc();
       throw new ServiceUnavailableError(
-        `${what}: ${acked} of ${this.config.waitReplicas} replicas acknowledged in ${this.config.waitTimeoutMs} ms; ` +
+        `${what}: ${String(acked)} of ${this.config.waitReplicas} replicas acknowledged in ${this.config.waitTimeoutMs} ms; ` +
           'the outcome is not confirmed durable. Retry (for purchases with the same Idempotency-Key).',
       );
     }
@@ -451,16 +460,26 @@ export class RedisGateway {
   }
 }
 
+/** The WAIT reply that came back in one pipeline with a script (WriteSession.script), or its error. */
+type PipelinedAck = { readonly acked: unknown } | { readonly error: Error };
+
+/** NOSCRIPT: the master has not got the script in its cache (a restarted or newly promoted master). */
+const NOSCRIPT = /^NOSCRIPT/;
+
 /** One master connection for a write and its WAIT (see RedisGateway.writer). */
 export class WriteSession {
+  /** The WAIT sent behind this session's last script, until `confirmDurable` reads it or another command runs. */
+  private pipelinedAck: PipelinedAck | undefined;
+
   constructor(
-    private readonly client: MasterClient,
+    private readonly client: Redis,
     private readonly loss: ConnectionLoss,
     private readonly gateway: RedisGateway,
   ) {}
 
   /** Runs `fn` on this session's connection; Redis failures → 503. */
-  async run<T>(what: string, fn: (master: MasterClient) => Promise<T>): Promise<T> {
+  async run<T>(what: string, fn: (master: Redis) => Promise<T>): Promise<T> {
+    this.pipelinedAck = undefined; // `fn` may write after the pipelined WAIT, which then covers less than asked
     try {
       return await this.loss.race(fn(this.client));
     } catch (err) {
@@ -469,10 +488,44 @@ export class WriteSession {
   }
 
   /**
-   * Makes this session's writes durable: WAIT for REDIS_WAIT_REPLICAS replicas to acknowledge them.
+   * Runs write script `name` with the WAIT that `confirmDurable` needs already behind it, in one pipeline: one
+   * socket write and one round trip instead of two of each, for every write of the API. Redis runs the two in
+   * order on this connection, so the WAIT covers the script's write (and any earlier write of the connection).
+   * The WAIT is sent even when the caller will not confirm (a refused purchase wrote nothing): it then returns at
+   * once, for this connection has no unacknowledged write of its own, or waits for one of another request that
+   * shares the connection, which that request waits for anyway.
+   *
+   * A master without the script (NOSCRIPT: restarted or newly promoted) ran neither part as a write: the script
+   * is then sent in full (EVAL, which loads it) and `confirmDurable` sends its own WAIT.
+   */
+  async script(what: string, name: ScriptName, args: readonly string[]): Promise<unknown> {
+    const script = WRITE_SCRIPTS[name];
+    const { replicas, timeoutMs } = this.gateway.waitArgs;
+    const results = await this.run(what, (m) => {
+      const pipeline = m.pipeline().evalsha(script.sha, script.numberOfKeys, ...args);
+      if (replicas > 0) pipeline.wait(replicas, timeoutMs);
+      return pipeline.exec();
+    });
+    const [scriptResult, waitResult] = results ?? [];
+    const scriptError = scriptResult === undefined ? new Error('Connection is closed.') : scriptResult[0];
+    if (scriptError) {
+      if (NOSCRIPT.test(scriptError.message)) return this.run(what, (m) => m.eval(script.lua, script.numberOfKeys, ...args));
+      throw this.gateway.unavailable(what, scriptError);
+    }
+    if (waitResult !== undefined) this.pipelinedAck = waitResult[0] ? { error: waitResult[0] } : { acked: waitResult[1] };
+    return scriptResult![1];
+  }
+
+  /**
+   * Makes this session's writes durable: WAIT for REDIS_WAIT_REPLICAS replicas to acknowledge them (the WAIT that
+   * came back with the last `script`, if nothing ran since, else a new one).
    * Fewer acknowledgements in time → 503 (the write is applied on the master but not confirmed on a replica).
    */
-  confirmDurable(what: string): Promise<void> {
-    return this.gateway.waitFor(what, this.client, this.loss);
+  async confirmDurable(what: string): Promise<void> {
+    const ack = this.pipelinedAck;
+    this.pipelinedAck = undefined;
+    if (ack === undefined) return this.gateway.waitFor(what, this.client, this.loss);
+    if ('error' in ack) throw this.gateway.unavailable(what, ack.error);
+    this.gateway.requireAcked(what, ack.acked);
   }
 }

@@ -4,8 +4,8 @@
  * written answers as the first run did). That matters because a command can reach Redis even though its reply
  * was lost (connection cut during a failover, client-side timeout on a paused master).
  *
- * ioredis `defineCommand` sends EVALSHA and falls back to EVAL on NOSCRIPT, so a freshly promoted master with an
- * empty script cache just gets the script body once.
+ * The API sends EVALSHA and falls back to EVAL on NOSCRIPT (WriteSession.script), so a freshly promoted master
+ * with an empty script cache just gets the script body once (EVAL caches it).
  *
  * Key layout: docs/api.md.
  */

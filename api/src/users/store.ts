@@ -21,9 +21,9 @@ export class UserStore {
     const id = newId('user', now.getTime());
     const at = now.toISOString();
     const w = this.redis.writer();
-    const outcome = await w.run('create user', (m) =>
-      m.createUser(keys.user(id), keys.userEmail(body.email), keys.users, id, body.name, body.email, normalizeEmail(body.email), at),
-    );
+    const outcome = await w.script('create user', 'createUser', [
+      keys.user(id), keys.userEmail(body.email), keys.users, id, body.name, body.email, normalizeEmail(body.email), at,
+    ]);
     if (outcome === 'email_taken') throw new EmailTakenError();
     await w.confirmDurable('create user');
     return { id, name: body.name, email: body.email, createdAt: at, updatedAt: at };
@@ -43,24 +43,22 @@ export class UserStore {
     const at = new Date().toISOString();
     const emailKey = body.email !== undefined ? keys.userEmail(body.email) : keys.user(id);
     const w = this.redis.writer();
-    const outcome = await w.run('update user', (m) =>
-      m.updateUser(
-        keys.user(id), emailKey, id, at,
-        body.name !== undefined ? '1' : '0', body.name ?? '',
-        body.email !== undefined ? '1' : '0', body.email ?? '',
-      ),
-    );
+    const outcome = await w.script('update user', 'updateUser', [
+      keys.user(id), emailKey, id, at,
+      body.name !== undefined ? '1' : '0', body.name ?? '',
+      body.email !== undefined ? '1' : '0', body.email ?? '',
+    ]);
     if (outcome === 'not_found') throw new NotFoundError(`User ${id} does not exist.`);
     if (outcome === 'email_taken') throw new EmailTakenError();
-    const h = await w.run('update user', (m) => m.hgetall(keys.user(id)));
     await w.confirmDurable('update user');
+    const h = await w.run('update user', (m) => m.hgetall(keys.user(id)));
     if (Object.keys(h).length === 0) throw new NotFoundError(`User ${id} does not exist.`);
     return userFromHash(h);
   }
 
   async delete(id: string): Promise<void> {
     const w = this.redis.writer();
-    const outcome = await w.run('delete user', (m) => m.deleteUser(keys.user(id), keys.users, id));
+    const outcome = await w.script('delete user', 'deleteUser', [keys.user(id), keys.users, id]);
     if (outcome === 'not_found') throw new NotFoundError(`User ${id} does not exist.`);
     await w.confirmDurable('delete user');
   }

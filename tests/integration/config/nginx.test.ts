@@ -217,6 +217,26 @@ describe('a real nginx with the rendered loopback config', () => {
     expect(tooLong.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
   });
 
+  it('writes one JSON access-log line per request on stdout, with the request id, flushed within its interval', async () => {
+    const ids = ['access-log-a', 'access-log-b', 'access-log-c'];
+    for (const id of ids) expect((await fetch(`${url}/v1/users?n=1`, { headers: { 'x-request-id': id } })).status).toBe(200);
+    // buffered (flush=250ms): the lines arrive together, well before this bound
+    const lines = await waitFor(
+      () => {
+        const found = readFileSync(nginx.logFile, 'utf8').split('\n').filter((l) => ids.some((id) => l.includes(`"${id}"`)));
+        return found.length === ids.length ? found : undefined;
+      },
+      { what: 'the access-log lines of three requests', timeoutMs: 5_000, intervalMs: 50 },
+    );
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.map((r) => r.requestId)).toEqual(ids);
+    for (const r of records) {
+      expect(r).toMatchObject({ method: 'GET', uri: '/v1/users?n=1', status: 200, upstreamStatus: '200', remoteAddr: '127.0.0.1' });
+      expect(spec.api.instanceList.map((i) => `127.0.0.1:${i.port}`)).toContain(r.upstream);
+      expect(typeof r.requestTime).toBe('number');
+    }
+  });
+
   it('does not serve /metrics or /readyz publicly, in any spelling', async () => {
     const before = instances[0].seen.length + instances[1].seen.length;
     for (const path of ['/metrics', '/METRICS', '/metrics/', '//metrics', '/readyz', '/Readyz?x=1', '/%6detrics']) {

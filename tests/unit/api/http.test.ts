@@ -5,11 +5,11 @@ import request from 'supertest';
 import { createApp } from '../../../api/src/app';
 import { requestLogging } from '../../../api/src/http/observability';
 import { ApiMetrics } from '../../../api/src/ops/metrics';
-import { RedisGateway, type MasterClient } from '../../../api/src/redis/gateway';
+import { RedisGateway } from '../../../api/src/redis/gateway';
 
 // The real app over a Redis client that never connects: these rules are decided before any data access,
 // so none of these requests may reach Redis (enableOfflineQueue: false would turn an attempt into a 503).
-const master = new Redis({ lazyConnect: true, enableOfflineQueue: false }) as MasterClient;
+const master = new Redis({ lazyConnect: true, enableOfflineQueue: false });
 const metrics = new ApiMetrics(false);
 const logger = pino({ level: 'silent' });
 const redis = new RedisGateway(master, undefined, metrics, logger, { waitReplicas: 1, waitTimeoutMs: 100 });

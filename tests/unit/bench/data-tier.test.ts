@@ -43,6 +43,6 @@ describe('purchaseScriptArgs (what the API and the data-tier limit send)', () =>
   });
 
   it("takes the WAIT the API sends from the API's own configuration defaults", () => {
-    expect(apiWaitDefaults()).toEqual({ replicas: 1, timeoutMs: 1000 });
+    expect(apiWaitDefaults()).toEqual({ waitReplicas: 1, waitTimeoutMs: 1000 });
   });
 });

@@ -1,0 +1,142 @@
+/**
+ * The API's write path (RedisGateway.writer → WriteSession) in-process, against a real master with one replica:
+ * every write script travels with its WAIT in one socket write; a master without the script still runs it; a WAIT
+ * shortfall is a 503 only where durability is asked for.
+ */
+import Redis from 'ioredis';
+import pino from 'pino';
+import { ServiceUnavailableError } from '../../../api/src/errors';
+import { ApiMetrics } from '../../../api/src/ops/metrics';
+import { ProductStore } from '../../../api/src/products/store';
+import { PurchaseStore } from '../../../api/src/purchases/store';
+import { RedisGateway } from '../../../api/src/redis/gateway';
+import { UserStore } from '../../../api/src/users/store';
+import { startLoopbackTopology, type LoopbackTopology } from '../../support/loopback';
+import { adminRedis } from './client';
+
+jest.setTimeout(60_000);
+
+let topology: LoopbackTopology;
+let admin: Redis;
+let client: Redis;
+let replica: Redis;
+const opened: Redis[] = [];
+
+/** A connection as the API's ACL user, to the master or the replica (direct, no Sentinel). */
+async function apiConnection(node: { host: string; port: number }): Promise<Redis> {
+  const c = new Redis({
+    host: node.host, port: node.port, username: 'api', password: topology.secrets.redisPasswords.api,
+    lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000,
+  });
+  await c.connect();
+  opened.push(c);
+  return c;
+}
+
+function gatewayOver(master: Redis, waitReplicas: number, waitTimeoutMs = 1000): RedisGateway {
+  return new RedisGateway(master, undefined, new ApiMetrics(false), pino({ level: 'silent' }), { waitReplicas, waitTimeoutMs });
+}
+
+/** Socket writes `client` makes while `work` runs. */
+async function countWrites<T>(c: Redis, work: () => Promise<T>): Promise<{ value: T; writes: number }> {
+  const stream = (c as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
+  const write = stream.write;
+  let writes = 0;
+  stream.write = function (this: unknown, ...args: unknown[]) {
+    writes += 1;
+    return write.apply(this, args);
+  };
+  try {
+    return { value: await work(), writes };
+  } finally {
+    stream.write = write;
+  }
+}
+
+async function commandCalls(name: string): Promise<number> {
+  const m = new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(await admin.info('commandstats'));
+  return Number(m?.[1] ?? 0);
+}
+
+beforeAll(async () => {
+  topology = await startLoopbackTopology({ gateway: false, apiInstances: 1, redisReplicas: 1 });
+  admin = await adminRedis(topology);
+  const master = await topology.currentMaster();
+  client = await apiConnection(master);
+  const replicaNode = topology.redisNodes.find((n) => n.port !== master.port)!;
+  replica = await apiConnection(replicaNode);
+});
+
+afterAll(async () => {
+  for (const c of opened) c.disconnect();
+  admin?.disconnect();
+  await topology?.stop();
+});
+
+describe('WriteSession', () => {
+  it('one socket write per write: user create, product create and update, purchase, each script with its WAIT', async () => {
+    const gateway = gatewayOver(client, 1);
+    const users = new UserStore(gateway);
+    const products = new ProductStore(gateway);
+    const purchases = new PurchaseStore(gateway);
+    const oneOfEach = async () => {
+      const user = await countWrites(client, () => users.create({ name: 'Ada', email: `ada.${Date.now()}.${Math.random()}@example.com` }));
+      const product = await countWrites(client, () => products.create({ name: 'Oak', description: 'young', priceCents: 100, stock: 3 }));
+      const bought = await countWrites(client, () => purchases.create({ userId: user.value.id, productId: product.value.id, quantity: 2 }, undefined));
+      const renamed = await countWrites(client, () => products.update(product.value.id, { name: 'Old oak' }));
+      return { user, product, bought, renamed };
+    };
+    await oneOfEach(); // the fresh master learns each script (NOSCRIPT → EVAL, next test)
+    const waitsBefore = await commandCalls('wait');
+    const { user, product, bought, renamed } = await oneOfEach();
+    expect([user.writes, product.writes, bought.writes]).toEqual([1, 1, 1]);
+    expect(bought.value.kind).toBe('created');
+    // an update reads the record back after its WAIT: two writes (script + WAIT, then HGETALL), no second WAIT
+    expect(renamed.value.name).toBe('Old oak');
+    expect(renamed.writes).toBe(2);
+    expect((await commandCalls('wait')) - waitsBefore).toBe(4);
+
+    // confirmed durable: the replica holds each write when the call returns
+    expect(await replica.hget(`product:${product.value.id}`, 'stock')).toBe('1');
+    expect(await replica.hget(`product:${product.value.id}`, 'name')).toBe('Old oak');
+    expect(await replica.exists(`purchase:${(bought.value as { purchase: { id: string } }).purchase.id}`)).toBe(1);
+  });
+
+  it('NOSCRIPT (a master with an empty script cache): the script is sent in full and confirmDurable sends its own WAIT', async () => {
+    const gateway = gatewayOver(client, 1);
+    const products = new ProductStore(gateway);
+    expect(await admin.call('SCRIPT', 'FLUSH')).toBe('OK');
+    const waitsBefore = await commandCalls('wait');
+    const evalsBefore = await commandCalls('eval');
+    const created = await countWrites(client, () => products.create({ name: 'Ash', priceCents: 5, stock: 1 }));
+    // EVALSHA + WAIT (NOSCRIPT, and a WAIT that covers nothing new), EVAL, then WAIT
+    expect(created.writes).toBe(3);
+    expect((await commandCalls('eval')) - evalsBefore).toBe(1);
+    expect((await commandCalls('wait')) - waitsBefore).toBe(2);
+    expect(await replica.hget(`product:${created.value.id}`, 'name')).toBe('Ash');
+    // the script is cached again: back to one write
+    expect((await countWrites(client, () => products.create({ name: 'Elm', priceCents: 5, stock: 1 }))).writes).toBe(1);
+  });
+
+  it('a WAIT shortfall is a 503 where durability is asked for, and not for a refusal that wrote nothing', async () => {
+    // two replicas asked for, one exists: every WAIT times out short
+    const gateway = gatewayOver(client, 2, 100);
+    const users = new UserStore(gateway);
+    const purchases = new PurchaseStore(gateway);
+    await expect(users.create({ name: 'Bo', email: `bo.${Date.now()}@example.com` })).rejects.toBeInstanceOf(ServiceUnavailableError);
+    const refused = await purchases.create({ userId: 'usr_00000000000000000000000000', productId: 'prd_00000000000000000000000000', quantity: 1 }, undefined);
+    expect(refused.kind).toBe('problem');
+  });
+
+  it('a command run between the script and confirmDurable makes confirmDurable send a fresh WAIT', async () => {
+    const gateway = gatewayOver(client, 1);
+    const session = gateway.writer();
+    const waitsBefore = await commandCalls('wait');
+    const id = `prd_ws${Date.now()}`;
+    await session.script('create product', 'createProduct', [`product:${id}`, 'products', id, new Date().toISOString(), 'name', 'Yew', 'priceCents', '1', 'stock', '1']);
+    await session.run('touch', (m) => m.hset(`product:${id}`, 'stock', '2'));
+    await session.confirmDurable('create product');
+    expect((await commandCalls('wait')) - waitsBefore).toBe(2);
+    expect(await replica.hget(`product:${id}`, 'stock')).toBe('2');
+  });
+});
