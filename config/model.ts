@@ -98,7 +98,14 @@ export interface GatewaySettings {
   readonly workerProcesses: number | 'auto';
   /** Connections per worker. @default 1024 */
   readonly workerConnections: number;
-  /** Idle keep-alive connections nginx keeps open to the API instances (per worker). @default 32 */
+  /**
+   * Idle keep-alive connections to the API instances each nginx worker keeps for reuse. A connection beyond it
+   * is closed after its request, so when more requests are in flight than this, nginx opens (and the API accepts)
+   * a new connection for many of them — the tail latency of a busy gateway (docs/performance.md: p99 at 128
+   * client connections 310–380 ms with 128, 710–1 150 ms with 32, same throughput). Idle connections cost the API
+   * a few KiB each. 0: a new connection per request.
+   * @default 128
+   */
   readonly upstreamKeepalive: number;
   /** Time to establish a connection to an API instance before trying the next one. @default '2s' */
   readonly connectTimeout: string;
@@ -343,7 +350,7 @@ export const DEFAULT_SETTINGS: StackSettings = {
     statusPort: 8081,
     workerProcesses: 'auto',
     workerConnections: 1024,
-    upstreamKeepalive: 32,
+    upstreamKeepalive: 128,
     connectTimeout: '2s',
     readTimeout: '15s',
     sendTimeout: '15s',

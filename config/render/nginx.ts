@@ -84,9 +84,10 @@ export function renderNginxConf(spec: StackSpec): string {
     "    '\"remoteAddr\":\"$remote_addr\",\"method\":\"$request_method\",\"uri\":\"$request_uri\",\"status\":$status,'",
     "    '\"bytesSent\":$body_bytes_sent,\"requestTime\":$request_time,\"upstream\":\"$upstream_addr\",'",
     "    '\"upstreamStatus\":\"$upstream_status\",\"upstreamTime\":\"$upstream_response_time\"}';",
-    '  # Buffered: one write per 32 KiB of lines or 250 ms instead of one per request (each write to a container',
-    "  # log pipe wakes the runtime's log copier). A graceful stop or reload flushes; SIGKILL loses ≤ 250 ms of lines.",
-    '  access_log /dev/stdout evergreen buffer=32k flush=250ms;',
+    '  # Buffered: one write per 4 KiB of lines (about ten) or 250 ms instead of one per request: each write to a',
+    "  # container's log pipe wakes the runtime's log copier. 4 KiB is PIPE_BUF, the most a write to a pipe keeps",
+    "  # whole, so the workers' lines never interleave. A graceful stop or reload flushes; SIGKILL loses ≤ 250 ms.",
+    '  access_log /dev/stdout evergreen buffer=4k flush=250ms;',
     '',
     `  keepalive_timeout ${g.clientKeepaliveTimeout};`,
     '  # Bodies up to the limit stay in memory (and are kept for a retry on the other instance).',
@@ -105,7 +106,7 @@ export function renderNginxConf(spec: StackSpec): string {
     ...(g.upstreamKeepalive > 0
       ? [
           `    keepalive ${g.upstreamKeepalive};`,
-          "    # Shorter than Node's 5 s server keep-alive timeout, so nginx never reuses a connection the API closes.",
+          "    # Shorter than the API's 65 s keep-alive timeout (api/src/main.ts): nginx never reuses a connection the API closes.",
           '    keepalive_timeout 4s;',
         ]
       : ['    # upstreamKeepalive 0: a new connection per request.']),

@@ -38,7 +38,7 @@ export function redisErrorKind(err: unknown): string {
   if (/NOREPLICAS/.test(msg)) return 'noreplicas';
   if (/^LOADING|MASTERDOWN/.test(msg)) return 'loading';
   if (
-    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|sentinel|MaxRetriesPerRequest|Reached the max retries|not connected/i.test(
+    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|sentinel|MaxRetriesPerRequest|Reached the max retries|not connected|aborted due to connection close/i.test(
       msg,
     )
   ) {
@@ -166,11 +166,11 @@ export class SentinelWatcher {
         for (const client of this.clients) {
           const stream = (client as unknown as { stream?: { remoteAddress?: string; remotePort?: number; destroy(): void } }).stream;
           const connectedTo = `${(stream?.remoteAddress ?? '').replace(/^::ffff:/, '')}:${stream?.remotePort ?? ''}`;
-          const isRedis = (client.options as { role?: string }).role === 'master';
+          const isMasterClient = (client.options as { role?: string }).role === 'master';
           // a master client must be on the new master; a replica client must not be (it was promoted)
-          const wrong = isRedis ? !announced.has(connectedTo) : announced.has(connectedTo);
+          const wrong = isMasterClient ? !announced.has(connectedTo) : announced.has(connectedTo);
           if (wrong && stream && client.status === 'ready') {
-            this.logger.warn({ to: `${host}:${port}`, from: connectedTo, client: isRedis ? 'master' : 'replica' }, 'sentinel announced a new master: reconnecting');
+            this.logger.warn({ to: `${host}:${port}`, from: connectedTo, client: isMasterClient ? 'master' : 'replica' }, 'sentinel announced a new master: reconnecting');
             stream.destroy();
           }
         }
@@ -264,6 +264,13 @@ export class RedisGateway {
   private readonly replicaLoss: ConnectionLoss | undefined;
   private readonly writerLoss: Map<Redis, ConnectionLoss>;
   private nextWriter = 0;
+  /**
+   * Whether write scripts take their WAIT along (WriteSession.script). Turned off by the first WAIT that falls
+   * short or fails, or a NOREPLICAS refusal — a WAIT that cannot be satisfied holds its connection for the whole
+   * REDIS_WAIT_TIMEOUT_MS, and one sent with every script (refusals included) would then stall every write behind
+   * it — and on again by the next WAIT, sent on its own after a write, that is acknowledged in full.
+   */
+  private waitsWithScripts = true;
 
   constructor(
     readonly master: Redis,
@@ -323,9 +330,33 @@ export class RedisGateway {
     return new WriteSession(client, this.writerLoss.get(client)!, this);
   }
 
-  /** @internal REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS: the WAIT every write is confirmed with. */
-  get waitArgs(): { readonly replicas: number; readonly timeoutMs: number } {
+  /** @internal The WAIT (replicas, timeout) to send along with a write script now, or undefined: none. */
+  waitToSendWithScript(): { readonly replicas: number; readonly timeoutMs: number } | undefined {
+    if (this.config.waitReplicas === 0 || !this.waitsWithScripts) return undefined;
     return { replicas: this.config.waitReplicas, timeoutMs: this.config.waitTimeoutMs };
+  }
+
+  /** @internal Watches the reply of a WAIT sent along with a script: one that falls short or fails turns that off. */
+  watchScriptWait(wait: Promise<unknown>): Promise<unknown> {
+    wait.then(
+      (acked) => {
+        if (!this.isAcked(acked)) this.sendWaitsWithScripts(false, 'a WAIT fell short');
+      },
+      () => this.sendWaitsWithScripts(false, 'a WAIT failed'),
+    );
+    return wait;
+  }
+
+  /** @internal A script refused with NOREPLICAS: the master has no replica to wait for. */
+  noteScriptError(err: unknown): void {
+    if (redisErrorKind(err) === 'noreplicas') this.sendWaitsWithScripts(false, 'the master has no replica (NOREPLICAS)');
+  }
+
+  private sendWaitsWithScripts(on: boolean, why: string): void {
+    if (this.waitsWithScripts === on) return;
+    this.waitsWithScripts = on;
+    if (on) this.logger.info('writes: WAIT travels with each script again (replicas acknowledge)');
+    else this.logger.warn({ why }, 'writes: WAIT sent on its own, only after a write, until replicas acknowledge again');
   }
 
   /** @internal WAIT on `client` for the configured replicas; shortfall → 503. */
@@ -338,11 +369,17 @@ export class RedisGateway {
       throw this.unavailable(what, err);
     }
     this.requireAcked(what, acked);
+    this.sendWaitsWithScripts(true, 'a WAIT was acknowledged in full');
+  }
+
+  private isAcked(acked: unknown): boolean {
+    // written as ≥ so that anything but a number (NaN) is a shortfall, never a confirmation
+    return Number(acked) >= this.config.waitReplicas;
   }
 
   /** @internal A WAIT reply (count of replicas that acknowledged) below REDIS_WAIT_REPLICAS → 503, counted. */
   requireAcked(what: string, acked: unknown): void {
-    if (Number(acked) < this.config.waitReplicas) {
+    if (!this.isAcked(acked)) {
       this.metrics.redisErrors.labels('not_durable').inc();
       throw new ServiceUnavailableError(
         `${what}: ${String(acked)} of ${this.config.waitReplicas} replicas acknowledged in ${this.config.waitTimeoutMs} ms; ` +
@@ -460,16 +497,24 @@ export class RedisGateway {
   }
 }
 
-/** The WAIT reply that came back in one pipeline with a script (WriteSession.script), or its error. */
-type PipelinedAck = { readonly acked: unknown } | { readonly error: Error };
-
 /** NOSCRIPT: the master has not got the script in its cache (a restarted or newly promoted master). */
 const NOSCRIPT = /^NOSCRIPT/;
 
-/** One master connection for a write and its WAIT (see RedisGateway.writer). */
+/** Runs `send` with `client`'s socket corked: the commands it sends leave in one socket write. */
+function inOneWrite<T>(client: Redis, send: () => T): T {
+  const stream = client.stream as Redis['stream'] | undefined; // not there before the first connect
+  stream?.cork();
+  try {
+    return send();
+  } finally {
+    stream?.uncork();
+  }
+}
+
+/** One master connection for a write and its WAIT (see RedisGateway.writer). Used by one request at a time. */
 export class WriteSession {
-  /** The WAIT sent behind this session's last script, until `confirmDurable` reads it or another command runs. */
-  private pipelinedAck: PipelinedAck | undefined;
+  /** The WAIT sent along with this session's last script, until `confirmDurable` reads it or another command runs. */
+  private scriptWait: Promise<unknown> | undefined;
 
   constructor(
     private readonly client: Redis,
@@ -479,7 +524,7 @@ export class WriteSession {
 
   /** Runs `fn` on this session's connection; Redis failures → 503. */
   async run<T>(what: string, fn: (master: Redis) => Promise<T>): Promise<T> {
-    this.pipelinedAck = undefined; // `fn` may write after the pipelined WAIT, which then covers less than asked
+    this.scriptWait = undefined; // `fn` may write after that WAIT, which would then cover less than asked
     try {
       return await this.loss.race(fn(this.client));
     } catch (err) {
@@ -488,44 +533,55 @@ export class WriteSession {
   }
 
   /**
-   * Runs write script `name` with the WAIT that `confirmDurable` needs already behind it, in one pipeline: one
-   * socket write and one round trip instead of two of each, for every write of the API. Redis runs the two in
-   * order on this connection, so the WAIT covers the script's write (and any earlier write of the connection).
-   * The WAIT is sent even when the caller will not confirm (a refused purchase wrote nothing): it then returns at
-   * once, for this connection has no unacknowledged write of its own, or waits for one of another request that
-   * shares the connection, which that request waits for anyway.
+   * Runs write script `name` (EVALSHA) with the WAIT that `confirmDurable` needs right behind it, in the same
+   * socket write: one write and one round trip fewer than script, reply, WAIT. Redis runs the two in order on this
+   * connection, so the WAIT covers the script's write (and any earlier write of the connection). Resolves with
+   * the script's reply as soon as it is there: a refusal that wrote nothing is answered without waiting for the
+   * WAIT, whose reply `confirmDurable` reads.
    *
-   * A master without the script (NOSCRIPT: restarted or newly promoted) ran neither part as a write: the script
-   * is then sent in full (EVAL, which loads it) and `confirmDurable` sends its own WAIT.
+   * While WAITs fall short (no replica, or a paused one) the script goes alone and `confirmDurable` sends the WAIT
+   * only after a write, as a WAIT that cannot be satisfied holds the connection for REDIS_WAIT_TIMEOUT_MS
+   * (RedisGateway.waitsWithScripts). A master without the script (NOSCRIPT: restarted, newly promoted) runs
+   * nothing; the script is then sent in full (EVAL, which caches it) and `confirmDurable` sends its own WAIT.
    */
   async script(what: string, name: ScriptName, args: readonly string[]): Promise<unknown> {
     const script = WRITE_SCRIPTS[name];
-    const { replicas, timeoutMs } = this.gateway.waitArgs;
-    const results = await this.run(what, (m) => {
-      const pipeline = m.pipeline().evalsha(script.sha, script.numberOfKeys, ...args);
-      if (replicas > 0) pipeline.wait(replicas, timeoutMs);
-      return pipeline.exec();
+    const waitArgs = this.gateway.waitToSendWithScript();
+    this.scriptWait = undefined;
+    let wait: Promise<unknown> | undefined;
+    const reply = inOneWrite(this.client, () => {
+      const sent = this.client.evalsha(script.sha, script.numberOfKeys, ...args);
+      if (waitArgs) wait = this.gateway.watchScriptWait(this.client.wait(waitArgs.replicas, waitArgs.timeoutMs));
+      return sent;
     });
-    const [scriptResult, waitResult] = results ?? [];
-    const scriptError = scriptResult === undefined ? new Error('Connection is closed.') : scriptResult[0];
-    if (scriptError) {
-      if (NOSCRIPT.test(scriptError.message)) return this.run(what, (m) => m.eval(script.lua, script.numberOfKeys, ...args));
-      throw this.gateway.unavailable(what, scriptError);
+    try {
+      const result = await this.loss.race(reply);
+      this.scriptWait = wait;
+      return result;
+    } catch (err) {
+      if (err instanceof Error && NOSCRIPT.test(err.message)) {
+        return this.run(what, (m) => m.eval(script.lua, script.numberOfKeys, ...args));
+      }
+      this.gateway.noteScriptError(err);
+      throw this.gateway.unavailable(what, err);
     }
-    if (waitResult !== undefined) this.pipelinedAck = waitResult[0] ? { error: waitResult[0] } : { acked: waitResult[1] };
-    return scriptResult![1];
   }
 
   /**
-   * Makes this session's writes durable: WAIT for REDIS_WAIT_REPLICAS replicas to acknowledge them (the WAIT that
-   * came back with the last `script`, if nothing ran since, else a new one).
+   * Makes this session's writes durable: WAIT for REDIS_WAIT_REPLICAS replicas to acknowledge them (the WAIT sent
+   * along with the last `script`, if nothing ran since, else a new one).
    * Fewer acknowledgements in time → 503 (the write is applied on the master but not confirmed on a replica).
    */
   async confirmDurable(what: string): Promise<void> {
-    const ack = this.pipelinedAck;
-    this.pipelinedAck = undefined;
-    if (ack === undefined) return this.gateway.waitFor(what, this.client, this.loss);
-    if ('error' in ack) throw this.gateway.unavailable(what, ack.error);
-    this.gateway.requireAcked(what, ack.acked);
+    const wait = this.scriptWait;
+    this.scriptWait = undefined;
+    if (wait === undefined) return this.gateway.waitFor(what, this.client, this.loss);
+    let acked: unknown;
+    try {
+      acked = await this.loss.race(wait);
+    } catch (err) {
+      throw this.gateway.unavailable(what, err);
+    }
+    this.gateway.requireAcked(what, acked);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The API's write path (RedisGateway.writer → WriteSession) in-process, against a real master with one replica:
- * every write script travels with its WAIT in one socket write; a master without the script still runs it; a WAIT
- * shortfall is a 503 only where durability is asked for.
+ * every write script travels with its WAIT in one socket write, and falls back to WAIT-after-write while WAITs fall
+ * short; a refusal does not wait; a master without the script still runs it.
  */
 import Redis from 'ioredis';
 import pino from 'pino';
@@ -12,6 +12,7 @@ import { PurchaseStore } from '../../../api/src/purchases/store';
 import { RedisGateway } from '../../../api/src/redis/gateway';
 import { UserStore } from '../../../api/src/users/store';
 import { startLoopbackTopology, type LoopbackTopology } from '../../support/loopback';
+import { waitFor } from '../../support/wait';
 import { adminRedis } from './client';
 
 jest.setTimeout(60_000);
@@ -20,6 +21,7 @@ let topology: LoopbackTopology;
 let admin: Redis;
 let client: Redis;
 let replica: Redis;
+let replicaPort: number;
 const opened: Redis[] = [];
 
 /** A connection as the API's ACL user, to the master or the replica (direct, no Sentinel). */
@@ -37,20 +39,30 @@ function gatewayOver(master: Redis, waitReplicas: number, waitTimeoutMs = 1000):
   return new RedisGateway(master, undefined, new ApiMetrics(false), pino({ level: 'silent' }), { waitReplicas, waitTimeoutMs });
 }
 
-/** Socket writes `client` makes while `work` runs. */
+/**
+ * Socket writes `client` makes while `work` runs: calls of the socket's `_write` (one chunk) and `_writev` (the
+ * chunks of a cork, or of writes queued behind a write in progress), each one write to the kernel.
+ */
 async function countWrites<T>(c: Redis, work: () => Promise<T>): Promise<{ value: T; writes: number }> {
-  const stream = (c as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
-  const write = stream.write;
+  type Writer = (...args: unknown[]) => void;
+  const stream = (c as unknown as { stream: { _write: Writer; _writev: Writer } }).stream;
+  const original = { _write: stream._write, _writev: stream._writev };
   let writes = 0;
-  stream.write = function (this: unknown, ...args: unknown[]) {
-    writes += 1;
-    return write.apply(this, args);
-  };
+  for (const name of ['_write', '_writev'] as const) {
+    stream[name] = function (this: unknown, ...args: unknown[]) {
+      writes += 1;
+      return original[name].apply(this, args);
+    };
+  }
   try {
     return { value: await work(), writes };
   } finally {
-    stream.write = write;
+    Object.assign(stream, original);
   }
+}
+
+async function blockedClients(): Promise<number> {
+  return Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
 }
 
 async function commandCalls(name: string): Promise<number> {
@@ -64,16 +76,20 @@ beforeAll(async () => {
   const master = await topology.currentMaster();
   client = await apiConnection(master);
   const replicaNode = topology.redisNodes.find((n) => n.port !== master.port)!;
+  replicaPort = replicaNode.port;
   replica = await apiConnection(replicaNode);
 });
 
 afterAll(async () => {
-  for (const c of opened) c.disconnect();
-  admin?.disconnect();
   await topology?.stop();
 });
 
 describe('WriteSession', () => {
+  // inside the describe: runs before the file-level afterAll hooks, among them the process cleanup that stops Redis
+  afterAll(async () => {
+    await Promise.all([...opened, ...(admin ? [admin] : [])].map((c) => c.quit().catch(() => undefined)));
+  });
+
   it('one socket write per write: user create, product create and update, purchase, each script with its WAIT', async () => {
     const gateway = gatewayOver(client, 1);
     const users = new UserStore(gateway);
@@ -102,6 +118,63 @@ describe('WriteSession', () => {
     expect(await replica.exists(`purchase:${(bought.value as { purchase: { id: string } }).purchase.id}`)).toBe(1);
   });
 
+  it('a refusal that wrote nothing is answered on the script reply, while its WAIT is still held by Redis', async () => {
+    // two replicas asked for, one exists: this WAIT can only time out
+    const gateway = gatewayOver(client, 2, 1500);
+    const purchases = new PurchaseStore(gateway);
+    const refused = await purchases.create({ userId: 'usr_00000000000000000000000000', productId: 'prd_00000000000000000000000000', quantity: 1 }, undefined);
+    expect(refused.kind).toBe('problem');
+    expect(await blockedClients()).toBe(1);
+    await waitFor(async () => (await blockedClients()) === 0 || undefined, { what: 'the WAIT to time out', timeoutMs: 5_000, intervalMs: 100 });
+  });
+
+  it('while WAITs fall short, scripts go alone and WAIT follows only a write; full acknowledgement switches back', async () => {
+    const gateway = gatewayOver(client, 1, 300);
+    const users = new UserStore(gateway);
+    const purchases = new PurchaseStore(gateway);
+    const email = () => `eve.${Date.now()}.${Math.random()}@example.com`;
+    const refusal = () => purchases.create({ userId: 'usr_00000000000000000000000000', productId: 'prd_00000000000000000000000000', quantity: 1 }, undefined);
+    const replicaProcess = topology.redisProcess(replicaPort);
+    replicaProcess.signal('SIGSTOP');
+    try {
+      // the first short WAIT still travels with its script, and switches that off
+      const first = await countWrites(client, () => users.create({ name: 'Eve', email: email() }).catch((e: unknown) => e));
+      expect(first.value).toBeInstanceOf(ServiceUnavailableError);
+      expect(first.writes).toBe(1);
+      const second = await countWrites(client, () => users.create({ name: 'Eve', email: email() }).catch((e: unknown) => e));
+      expect(second.value).toBeInstanceOf(ServiceUnavailableError);
+      expect(second.writes).toBe(2); // the script, then its WAIT
+      const waitsBefore = await commandCalls('wait');
+      expect((await refusal()).kind).toBe('problem');
+      expect(await commandCalls('wait')).toBe(waitsBefore); // nothing written, nothing waited for
+    } finally {
+      replicaProcess.signal('SIGCONT');
+    }
+    // acknowledged in full (after the replica has caught up): back to one write per write
+    const back = await waitFor(
+      async () => {
+        const attempt = await countWrites(client, () => users.create({ name: 'Eve', email: email() }).then(() => true, () => false));
+        return attempt.value ? attempt : undefined;
+      },
+      { what: 'a write confirmed by the resumed replica', timeoutMs: 10_000, intervalMs: 100 },
+    );
+    expect(back.writes).toBe(2);
+    expect((await countWrites(client, () => users.create({ name: 'Eve', email: email() }))).writes).toBe(1);
+  });
+
+  it('a command run between the script and confirmDurable makes confirmDurable send a fresh WAIT', async () => {
+    const gateway = gatewayOver(client, 1);
+    const session = gateway.writer();
+    const waitsBefore = await commandCalls('wait');
+    const id = `prd_ws${Date.now()}`;
+    await session.script('create product', 'createProduct', [`product:${id}`, 'products', id, new Date().toISOString(), 'name', 'Yew', 'priceCents', '1', 'stock', '1']);
+    await session.run('touch', (m) => m.hset(`product:${id}`, 'stock', '2'));
+    await session.confirmDurable('create product');
+    expect((await commandCalls('wait')) - waitsBefore).toBe(2);
+    expect(await replica.hget(`product:${id}`, 'stock')).toBe('2');
+  });
+
+  // last: it empties the script cache
   it('NOSCRIPT (a master with an empty script cache): the script is sent in full and confirmDurable sends its own WAIT', async () => {
     const gateway = gatewayOver(client, 1);
     const products = new ProductStore(gateway);
@@ -116,27 +189,5 @@ describe('WriteSession', () => {
     expect(await replica.hget(`product:${created.value.id}`, 'name')).toBe('Ash');
     // the script is cached again: back to one write
     expect((await countWrites(client, () => products.create({ name: 'Elm', priceCents: 5, stock: 1 }))).writes).toBe(1);
-  });
-
-  it('a WAIT shortfall is a 503 where durability is asked for, and not for a refusal that wrote nothing', async () => {
-    // two replicas asked for, one exists: every WAIT times out short
-    const gateway = gatewayOver(client, 2, 100);
-    const users = new UserStore(gateway);
-    const purchases = new PurchaseStore(gateway);
-    await expect(users.create({ name: 'Bo', email: `bo.${Date.now()}@example.com` })).rejects.toBeInstanceOf(ServiceUnavailableError);
-    const refused = await purchases.create({ userId: 'usr_00000000000000000000000000', productId: 'prd_00000000000000000000000000', quantity: 1 }, undefined);
-    expect(refused.kind).toBe('problem');
-  });
-
-  it('a command run between the script and confirmDurable makes confirmDurable send a fresh WAIT', async () => {
-    const gateway = gatewayOver(client, 1);
-    const session = gateway.writer();
-    const waitsBefore = await commandCalls('wait');
-    const id = `prd_ws${Date.now()}`;
-    await session.script('create product', 'createProduct', [`product:${id}`, 'products', id, new Date().toISOString(), 'name', 'Yew', 'priceCents', '1', 'stock', '1']);
-    await session.run('touch', (m) => m.hset(`product:${id}`, 'stock', '2'));
-    await session.confirmDurable('create product');
-    expect((await commandCalls('wait')) - waitsBefore).toBe(2);
-    expect(await replica.hget(`product:${id}`, 'stock')).toBe('2');
   });
 });

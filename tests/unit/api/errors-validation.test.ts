@@ -119,6 +119,8 @@ describe('redis helpers', () => {
     expect(redisErrorKind(new Error('NOREPLICAS Not enough good replicas to write.'))).toBe('noreplicas');
     expect(redisErrorKind(new Error("Stream isn't writeable and enableOfflineQueue options is false"))).toBe('connection');
     expect(redisErrorKind(new Error('Connection is closed.'))).toBe('connection');
+    // ioredis' AbortError for a command of a pipeline whose connection closed before its reply
+    expect(redisErrorKind(new Error('Command aborted due to connection close'))).toBe('connection');
     expect(redisErrorKind(new Error('something else'))).toBe('other');
   });
 

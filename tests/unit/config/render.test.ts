@@ -133,7 +133,7 @@ describe('nginx.conf', () => {
 
   it('keeps upstream connections alive below the API\'s own idle timeout, or not at all', () => {
     const kept = directives(renderNginxConf(defineStack()));
-    expect(kept).toEqual(expect.arrayContaining(['keepalive 32;', 'keepalive_timeout 4s;']));
+    expect(kept).toEqual(expect.arrayContaining(['keepalive 128;', 'keepalive_timeout 4s;']));
     const none = directives(renderNginxConf(defineStack({ gateway: { upstreamKeepalive: 0 } })));
     expect(none.some((l) => l.startsWith('keepalive '))).toBe(false);
   });
