@@ -13,15 +13,15 @@ import { parseConfig } from '../../api/src/config';
 import { ProblemError } from '../../api/src/errors';
 import { purchaseScriptArgs } from '../../api/src/purchases/store';
 import { ApiMetrics } from '../../api/src/ops/metrics';
-import { RedisGateway } from '../../api/src/redis/gateway';
+import { RedisGateway, WRITE_SCRIPTS } from '../../api/src/redis/gateway';
 import { PURCHASE } from '../../api/src/redis/scripts';
 import { runToExit } from '../../tests/support/processes';
 import type { CpuMeter } from './cpu';
 import type { StepResult } from './model';
 import { LatencyRecorder, summarizeLatencies } from './stats';
 
-/** Number of KEYS the PURCHASE script takes (see its doc comment in api/src/redis/scripts.ts). */
-export const PURCHASE_NUMBER_OF_KEYS = 5;
+/** Number of KEYS the PURCHASE script takes: the API's own figure (see the script's doc comment in api/src/redis/scripts.ts). */
+export const PURCHASE_NUMBER_OF_KEYS = WRITE_SCRIPTS.purchase.numberOfKeys;
 
 /** The WAIT the API sends with every write: its defaults (REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS). */
 export function apiWaitDefaults(): { waitReplicas: number; waitTimeoutMs: number } {

@@ -19,7 +19,7 @@ function writeScript(lua: string, numberOfKeys: number): WriteScript {
 }
 
 /** The write scripts (redis/scripts.ts), by the name the stores run them with (WriteSession.script). */
-const WRITE_SCRIPTS = {
+export const WRITE_SCRIPTS = {
   createUser: writeScript(scripts.CREATE_USER, 3),
   updateUser: writeScript(scripts.UPDATE_USER, 2),
   deleteUser: writeScript(scripts.DELETE_USER, 2),
@@ -359,17 +359,21 @@ export class RedisGateway {
     else this.logger.warn({ why }, 'writes: WAIT sent on its own, only after a write, until replicas acknowledge again');
   }
 
-  /** @internal WAIT on `client` for the configured replicas; shortfall → 503. */
-  async waitFor(what: string, client: Redis, loss: ConnectionLoss): Promise<void> {
+  /**
+   * @internal WAIT on `client` for the configured replicas — or the reply of the WAIT `sentWithScript`, already
+   * sent along with a script — shortfall → 503. A WAIT of its own acknowledged in full turns waits with scripts
+   * back on.
+   */
+  async waitFor(what: string, client: Redis, loss: ConnectionLoss, sentWithScript?: Promise<unknown>): Promise<void> {
     if (this.config.waitReplicas === 0) return;
     let acked: unknown;
     try {
-      acked = await loss.race(client.wait(this.config.waitReplicas, this.config.waitTimeoutMs));
+      acked = await loss.race(sentWithScript ?? client.wait(this.config.waitReplicas, this.config.waitTimeoutMs));
     } catch (err) {
       throw this.unavailable(what, err);
     }
     this.requireAcked(what, acked);
-    this.sendWaitsWithScripts(true, 'a WAIT was acknowledged in full');
+    if (sentWithScript === undefined) this.sendWaitsWithScripts(true, 'a WAIT was acknowledged in full');
   }
 
   private isAcked(acked: unknown): boolean {
@@ -377,8 +381,8 @@ export class RedisGateway {
     return Number(acked) >= this.config.waitReplicas;
   }
 
-  /** @internal A WAIT reply (count of replicas that acknowledged) below REDIS_WAIT_REPLICAS → 503, counted. */
-  requireAcked(what: string, acked: unknown): void {
+  /** A WAIT reply (count of replicas that acknowledged) below REDIS_WAIT_REPLICAS → 503, counted. */
+  private requireAcked(what: string, acked: unknown): void {
     if (!this.isAcked(acked)) {
       this.metrics.redisErrors.labels('not_durable').inc();
       throw new ServiceUnavailableError(
@@ -572,16 +576,9 @@ export class WriteSession {
    * along with the last `script`, if nothing ran since, else a new one).
    * Fewer acknowledgements in time → 503 (the write is applied on the master but not confirmed on a replica).
    */
-  async confirmDurable(what: string): Promise<void> {
+  confirmDurable(what: string): Promise<void> {
     const wait = this.scriptWait;
     this.scriptWait = undefined;
-    if (wait === undefined) return this.gateway.waitFor(what, this.client, this.loss);
-    let acked: unknown;
-    try {
-      acked = await this.loss.race(wait);
-    } catch (err) {
-      throw this.gateway.unavailable(what, err);
-    }
-    this.gateway.requireAcked(what, acked);
+    return this.gateway.waitFor(what, this.client, this.loss, wait);
   }
 }
