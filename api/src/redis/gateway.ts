@@ -264,6 +264,10 @@ export class RedisGateway {
   private readonly replicaLoss: ConnectionLoss | undefined;
   private readonly writerLoss: Map<Redis, ConnectionLoss>;
   private nextWriter = 0;
+  /** WAITs sent and not yet answered, per writer connection: a WAIT holds its connection until replicas acknowledge. */
+  private readonly waitsInFlight: Map<Redis, number>;
+  /** The write batch collecting scripts during this turn of the event loop, if any (WriteBatch). */
+  private openBatch: WriteBatch | undefined;
   /**
    * Whether write scripts take their WAIT along (WriteSession.script). Turned off by the first WAIT that falls
    * short or fails, or a NOREPLICAS refusal — a WAIT that cannot be satisfied holds its connection for the whole
@@ -284,6 +288,7 @@ export class RedisGateway {
   ) {
     this.masterLoss = new ConnectionLoss(master);
     this.writerLoss = new Map(writers.map((w) => [w, w === master ? this.masterLoss : new ConnectionLoss(w)]));
+    this.waitsInFlight = new Map(writers.map((w) => [w, 0]));
     this.replicaLoss = replica ? new ConnectionLoss(replica) : undefined;
     master.on('ready', () => {
       const stream = (master as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
@@ -319,21 +324,60 @@ export class RedisGateway {
   }
 
   /**
-   * A write session on one master connection (round robin over the ready writers): its `run` calls and its
-   * `confirmDurable` share the connection, which WAIT requires (it waits for that connection's writes).
+   * A write session on one master connection: its `run` calls and its `confirmDurable` share the connection, which
+   * WAIT requires (it waits for that connection's writes).
+   *
+   * Which connection: the one whose write batch is open in this turn of the event loop, so that the writes of the
+   * requests read in one turn share one socket write and one WAIT (WriteBatch); else the ready connection with the
+   * fewest WAITs in flight (a WAIT holds its connection until replicas acknowledge, and the next batch would queue
+   * behind it), round robin among equals.
    */
   writer(): WriteSession {
+    const open = this.openBatch;
+    if (open !== undefined && open.client.status === 'ready') return this.sessionOn(open.client);
     const ready = this.writers.filter((w) => w.status === 'ready');
     const pool = ready.length > 0 ? ready : this.writers;
     this.nextWriter = (this.nextWriter + 1) % pool.length;
-    const client = pool[this.nextWriter]!;
+    let client = pool[this.nextWriter]!;
+    for (let i = 1; i < pool.length; i += 1) {
+      const candidate = pool[(this.nextWriter + i) % pool.length]!;
+      if (this.waitsOn(candidate) < this.waitsOn(client)) client = candidate;
+    }
+    return this.sessionOn(client);
+  }
+
+  private sessionOn(client: Redis): WriteSession {
     return new WriteSession(client, this.writerLoss.get(client)!, this);
   }
 
-  /** @internal The WAIT (replicas, timeout) to send along with a write script now, or undefined: none. */
-  waitToSendWithScript(): { readonly replicas: number; readonly timeoutMs: number } | undefined {
+  private waitsOn(client: Redis): number {
+    return this.waitsInFlight.get(client) ?? 0;
+  }
+
+  /** Sends WAIT on `client` for the configured replicas, counted in waitsInFlight until it settles. */
+  private sendWait(client: Redis): Promise<unknown> {
+    this.waitsInFlight.set(client, this.waitsOn(client) + 1);
+    const wait = client.wait(this.config.waitReplicas, this.config.waitTimeoutMs);
+    const settled = () => this.waitsInFlight.set(client, Math.max(0, this.waitsOn(client) - 1));
+    wait.then(settled, settled);
+    return wait;
+  }
+
+  /**
+   * @internal The write batch on `client` that a script sent now joins: the open one, or a new one (a batch open
+   * on another connection is sent first). Undefined while scripts do not take their WAIT along
+   * (waitsWithScripts), or with REDIS_WAIT_REPLICAS=0: the script is then sent on its own, at once.
+   */
+  batchFor(client: Redis): WriteBatch | undefined {
     if (this.config.waitReplicas === 0 || !this.waitsWithScripts) return undefined;
-    return { replicas: this.config.waitReplicas, timeoutMs: this.config.waitTimeoutMs };
+    const open = this.openBatch;
+    if (open?.client === client) return open;
+    open?.send();
+    const batch = new WriteBatch(client, () => this.watchScriptWait(this.sendWait(client)), () => {
+      if (this.openBatch === batch) this.openBatch = undefined;
+    });
+    this.openBatch = batch;
+    return batch;
   }
 
   /** @internal Watches the reply of a WAIT sent along with a script: one that falls short or fails turns that off. */
@@ -368,7 +412,7 @@ export class RedisGateway {
     if (this.config.waitReplicas === 0) return;
     let acked: unknown;
     try {
-      acked = await loss.race(sentWithScript ?? client.wait(this.config.waitReplicas, this.config.waitTimeoutMs));
+      acked = await loss.race(sentWithScript ?? this.sendWait(client));
     } catch (err) {
       throw this.unavailable(what, err);
     }
@@ -504,14 +548,49 @@ export class RedisGateway {
 /** NOSCRIPT: the master has not got the script in its cache (a restarted or newly promoted master). */
 const NOSCRIPT = /^NOSCRIPT/;
 
-/** Runs `send` with `client`'s socket corked: the commands it sends leave in one socket write. */
-function inOneWrite<T>(client: Redis, send: () => T): T {
-  const stream = client.stream as Redis['stream'] | undefined; // not there before the first connect
-  stream?.cork();
-  try {
-    return send();
-  } finally {
-    stream?.uncork();
+/**
+ * The write scripts sent on one connection during one turn of the event loop, and the one WAIT behind them.
+ *
+ * The first script of a turn corks the connection's socket; every script the requests of the same turn send on it
+ * joins the cork; at the end of the turn (setImmediate: after the I/O callbacks of this turn, in which Node read
+ * those requests) one WAIT is queued behind them all and the socket uncorked: the scripts and their WAIT leave in
+ * one socket write. Redis runs them in order on this connection, so the WAIT covers every script of the batch —
+ * and each script's reply comes as soon as it has run, so a refusal is answered without waiting for the WAIT.
+ * Under load this saves a WAIT, a socket write and a reply to read per write beyond the first of a turn: on the
+ * master, a WAIT blocks its client and asks every replica for an acknowledgement.
+ */
+export class WriteBatch {
+  /** The reply of the batch's WAIT (a promise while the batch is open). */
+  readonly wait: Promise<unknown>;
+  private resolveWait!: (wait: Promise<unknown>) => void;
+  private sent = false;
+  // the socket corked now; ioredis may have replaced it by the time the batch is sent (a reconnect)
+  private readonly stream: Redis['stream'] | undefined;
+
+  constructor(
+    readonly client: Redis,
+    private readonly sendWait: () => Promise<unknown>,
+    private readonly onSent: () => void,
+  ) {
+    this.wait = new Promise<unknown>((resolve) => {
+      this.resolveWait = resolve;
+    });
+    this.wait.catch(() => undefined); // a batch whose every script failed has no one reading its WAIT
+    this.stream = client.stream as Redis['stream'] | undefined; // not there before the first connect
+    this.stream?.cork();
+    setImmediate(() => this.send());
+  }
+
+  /** Queues the WAIT behind the batch's scripts and lets them all go (once). */
+  send(): void {
+    if (this.sent) return;
+    this.sent = true;
+    this.onSent();
+    try {
+      this.resolveWait(this.sendWait());
+    } finally {
+      this.stream?.uncork();
+    }
   }
 }
 
@@ -537,11 +616,12 @@ export class WriteSession {
   }
 
   /**
-   * Runs write script `name` (EVALSHA) with the WAIT that `confirmDurable` needs right behind it, in the same
-   * socket write: one write and one round trip fewer than script, reply, WAIT. Redis runs the two in order on this
-   * connection, so the WAIT covers the script's write (and any earlier write of the connection). Resolves with
-   * the script's reply as soon as it is there: a refusal that wrote nothing is answered without waiting for the
-   * WAIT, whose reply `confirmDurable` reads.
+   * Runs write script `name` (EVALSHA) with the WAIT that `confirmDurable` needs behind it, in the same socket
+   * write, shared with the other scripts sent on this connection in this turn of the event loop (WriteBatch): one
+   * write and one round trip fewer than script, reply, WAIT. Redis runs them in order on this connection, so the
+   * WAIT covers the script's write (and any earlier write of the connection). Resolves with the script's reply as
+   * soon as it is there: a refusal that wrote nothing is answered without waiting for the WAIT, whose reply
+   * `confirmDurable` reads.
    *
    * While WAITs fall short (no replica, or a paused one) the script goes alone and `confirmDurable` sends the WAIT
    * only after a write, as a WAIT that cannot be satisfied holds the connection for REDIS_WAIT_TIMEOUT_MS
@@ -550,17 +630,12 @@ export class WriteSession {
    */
   async script(what: string, name: ScriptName, args: readonly string[]): Promise<unknown> {
     const script = WRITE_SCRIPTS[name];
-    const waitArgs = this.gateway.waitToSendWithScript();
     this.scriptWait = undefined;
-    let wait: Promise<unknown> | undefined;
-    const reply = inOneWrite(this.client, () => {
-      const sent = this.client.evalsha(script.sha, script.numberOfKeys, ...args);
-      if (waitArgs) wait = this.gateway.watchScriptWait(this.client.wait(waitArgs.replicas, waitArgs.timeoutMs));
-      return sent;
-    });
+    const batch = this.gateway.batchFor(this.client);
+    const reply = this.client.evalsha(script.sha, script.numberOfKeys, ...args);
     try {
       const result = await this.loss.race(reply);
-      this.scriptWait = wait;
+      this.scriptWait = batch?.wait;
       return result;
     } catch (err) {
       if (err instanceof Error && NOSCRIPT.test(err.message)) {

@@ -31,6 +31,7 @@ async function apiConnection(node: { host: string; port: number }): Promise<Redi
     lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000,
   });
   await c.connect();
+  c.setMaxListeners(32); // every test builds a gateway over the same connections, each listening for 'close'
   opened.push(c);
   return c;
 }
@@ -40,10 +41,10 @@ function gatewayOver(master: Redis, waitReplicas: number, waitTimeoutMs = 1000):
 }
 
 /**
- * Socket writes `client` makes while `work` runs: calls of the socket's `_write` (one chunk) and `_writev` (the
- * chunks of a cork, or of writes queued behind a write in progress), each one write to the kernel.
+ * Counts the socket writes `c` makes from now until `stop()`: calls of the socket's `_write` (one chunk) and `_writev`
+ * (the chunks of a cork, or of writes queued behind a write in progress), each one write to the kernel.
  */
-async function countWrites<T>(c: Redis, work: () => Promise<T>): Promise<{ value: T; writes: number }> {
+function watchWrites(c: Redis): { count(): number; stop(): void } {
   type Writer = (...args: unknown[]) => void;
   const stream = (c as unknown as { stream: { _write: Writer; _writev: Writer } }).stream;
   const original = { _write: stream._write, _writev: stream._writev };
@@ -54,12 +55,21 @@ async function countWrites<T>(c: Redis, work: () => Promise<T>): Promise<{ value
       return original[name].apply(this, args);
     };
   }
+  return { count: () => writes, stop: () => Object.assign(stream, original) };
+}
+
+/** Socket writes `c` makes while `work` runs. */
+async function countWrites<T>(c: Redis, work: () => Promise<T>): Promise<{ value: T; writes: number }> {
+  const watch = watchWrites(c);
   try {
-    return { value: await work(), writes };
+    return { value: await work(), writes: watch.count() };
   } finally {
-    Object.assign(stream, original);
+    watch.stop();
   }
 }
+
+/** Resolves in the next turn of the event loop, after the write batches of this one have been sent. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function blockedClients(): Promise<number> {
   return Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
@@ -116,6 +126,58 @@ describe('WriteSession', () => {
     expect(await replica.hget(`product:${product.value.id}`, 'stock')).toBe('1');
     expect(await replica.hget(`product:${product.value.id}`, 'name')).toBe('Old oak');
     expect(await replica.exists(`purchase:${(bought.value as { purchase: { id: string } }).purchase.id}`)).toBe(1);
+  });
+
+  it('writes started in one turn of the event loop share one socket write and one WAIT, which confirms them all', async () => {
+    const gateway = gatewayOver(client, 1);
+    const users = new UserStore(gateway);
+    const purchases = new PurchaseStore(gateway);
+    const products = new ProductStore(gateway);
+    const product = await products.create({ name: 'Birch', priceCents: 250, stock: 100 });
+    const buyers = await Promise.all(Array.from({ length: 8 }, (_, i) => users.create({ name: `B${i}`, email: `b${i}.${Date.now()}.${Math.random()}@example.com` })));
+    const waitsBefore = await commandCalls('wait');
+    const { value, writes } = await countWrites(client, () =>
+      Promise.all([
+        ...buyers.map((b) => purchases.create({ userId: b.id, productId: product.id, quantity: 3 }, undefined)),
+        // a refusal in the same batch is answered on its script's reply, like any other
+        purchases.create({ userId: buyers[0]!.id, productId: product.id, quantity: 1000 }, undefined),
+      ]),
+    );
+    expect(writes).toBe(1);
+    expect((await commandCalls('wait')) - waitsBefore).toBe(1);
+    expect(value.map((r) => r.kind)).toEqual([...buyers.map(() => 'created'), 'problem']);
+    // confirmed durable: when the calls return the replica holds every purchase of the batch
+    const ids = value.flatMap((r) => (r.kind === 'created' ? [r.purchase.id] : []));
+    expect(await Promise.all(ids.map((id) => replica.exists(`purchase:${id}`)))).toEqual(ids.map(() => 1));
+    expect(await replica.hget(`product:${product.id}`, 'stock')).toBe(String(100 - 8 * 3));
+  });
+
+  it("the next turn's batch goes to a connection without a WAIT in flight, not behind the blocked one", async () => {
+    const second = await apiConnection(await topology.currentMaster());
+    const writers = [client, second];
+    const gateway = new RedisGateway(client, undefined, new ApiMetrics(false), pino({ level: 'silent' }), { waitReplicas: 1, waitTimeoutMs: 5000 }, undefined, writers);
+    const users = new UserStore(gateway);
+    const create = (i: number) => users.create({ name: `W${i}`, email: `w${i}.${Date.now()}.${Math.random()}@example.com` });
+    const replicaProcess = topology.redisProcess(replicaPort);
+    const watches = writers.map(watchWrites);
+    const pending: Promise<unknown>[] = [];
+    replicaProcess.signal('SIGSTOP');
+    try {
+      for (let i = 0; i < 3; i += 1) pending.push(create(i));
+      await nextTurn();
+      const afterFirst = watches.map((w) => w.count());
+      expect([...afterFirst].sort()).toEqual([0, 1]); // one connection, one write
+      for (let i = 3; i < 6; i += 1) pending.push(create(i));
+      await nextTurn();
+      expect(watches.map((w) => w.count())).toEqual([1, 1]); // the other connection
+      // both WAITs are held by Redis (the replica is stopped); neither batch waits behind the other
+      await waitFor(async () => (await blockedClients()) === 2 || undefined, { what: 'both WAITs to block', timeoutMs: 5_000, intervalMs: 50 });
+    } finally {
+      for (const w of watches) w.stop();
+      replicaProcess.signal('SIGCONT');
+    }
+    const created = (await Promise.all(pending)) as { id: string }[];
+    expect(await Promise.all(created.map((u) => replica.exists(`user:${u.id}`)))).toEqual(created.map(() => 1));
   });
 
   it('a refusal that wrote nothing is answered on the script reply, while its WAIT is still held by Redis', async () => {
