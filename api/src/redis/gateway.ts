@@ -255,7 +255,9 @@ export function parseRole(reply: unknown): { role: 'master'; offset: number } | 
  * acknowledged to a client before this read arrived lies at or below the master's offset, so if the replica has
  * processed at least that offset (and its link to the master is up) it holds every such write, and the read runs
  * on the replica. Otherwise — replica lagging, missing, promoted, or not connected — the read runs on the
- * master. Cost: one ROLE on the master per read (O(replicas), no data), plus the fallback reads under write load.
+ * master. The reads that arrive in one turn of the event loop share one fence (ReadFence): the master's ROLE is
+ * sampled after the last of them arrived, the replica's before any of their data is read. Cost: one ROLE on the
+ * master and one on the replica per turn with reads (O(replicas), no data), plus the fallback reads under write load.
  */
 export class RedisGateway {
   private lastMasterAddress: string | undefined;
@@ -268,6 +270,8 @@ export class RedisGateway {
   private readonly waitsInFlight: Map<Redis, number>;
   /** The write batch collecting scripts during this turn of the event loop, if any (WriteBatch). */
   private openBatch: WriteBatch | undefined;
+  /** The read fence shared by the reads arriving during this turn of the event loop, if any (ReadFence). */
+  private openFence: ReadFence | undefined;
   /**
    * Whether write scripts take their WAIT along (WriteSession.script). Turned off by the first WAIT that falls
    * short or fails, or a NOREPLICAS refusal — a WAIT that cannot be satisfied holds its connection for the whole
@@ -456,27 +460,22 @@ export class RedisGateway {
   }
 
   /**
-   * HGETALL of one key behind the same fence as `read`, in one round trip: the replica gets ROLE and HGETALL in
-   * one pipeline (processed in order, so the data is at least as new as the offset checked) while the master is
-   * asked for its offset; the master answers the HGETALL itself only when the replica fails the fence.
+   * HGETALL of one key behind the same fence as `read`, in one round trip: the HGETALL is queued on the replica right
+   * behind the fence's ROLE (processed in order, so the data is at least as new as the offset checked); the master
+   * answers the HGETALL itself only when the replica fails the fence.
    */
   async hgetall(what: string, key: string): Promise<Record<string, string>> {
     try {
       const replica = this.replica;
       if (replica !== undefined && replica.status === 'ready') {
-        const [masterRole, replicaReply] = await Promise.all([
-          this.masterLoss.race(this.master.role()),
-          withinFenceDeadline(this.replicaLoss!.race(replica.pipeline().role().hgetall(key).exec())),
-        ]);
-        const m = this.requireMasterRole(masterRole);
-        const [roleReply, dataReply] = replicaReply ?? [];
-        if (roleReply && dataReply && !roleReply[0] && !dataReply[0]) {
-          const r = parseRole(roleReply[1]);
-          if (r?.role === 'slave' && r.state === 'connected' && r.offset >= m.offset) {
+        const fence = this.fenceFor(replica);
+        const data = withinFenceDeadline(this.replicaLoss!.race(replica.hgetall(key)));
+        if (await fence.passed) {
+          const reply = await data;
+          if (reply !== null) {
             this.metrics.redisReads.labels('replica').inc();
-            return toHash(dataReply[1]);
+            return toHash(reply);
           }
-          if (r?.role === 'master') replica.disconnect(true); // promoted: ask Sentinel for a real replica
         }
       }
       this.metrics.redisReads.labels('master').inc();
@@ -484,6 +483,30 @@ export class RedisGateway {
     } catch (err) {
       throw this.unavailable(what, err);
     }
+  }
+
+  /** The read fence of this turn of the event loop: the open one, or a new one. */
+  private fenceFor(replica: Redis): ReadFence {
+    const open = this.openFence;
+    if (open?.replica === replica) return open;
+    open?.close();
+    const fence = new ReadFence(
+      replica,
+      () => this.masterLoss.race(this.master.role()),
+      () => this.replicaLoss!.race(replica.role()),
+      (masterRole, replicaRole) => {
+        const m = this.requireMasterRole(masterRole);
+        const r = parseRole(replicaRole);
+        if (r?.role === 'slave' && r.state === 'connected' && r.offset >= m.offset) return true;
+        if (r?.role === 'master') replica.disconnect(true); // promoted: ask Sentinel for a real replica
+        return false;
+      },
+      () => {
+        if (this.openFence === fence) this.openFence = undefined;
+      },
+    );
+    this.openFence = fence;
+    return fence;
   }
 
   /** The master's ROLE reply as a master, or: reconnect through Sentinel and fail (we reached a demoted node). */
@@ -498,21 +521,10 @@ export class RedisGateway {
 
   private async readClient(): Promise<Redis> {
     const replica = this.replica;
-    if (replica === undefined || replica.status !== 'ready') {
-      this.metrics.redisReads.labels('master').inc();
-      return this.master;
-    }
-    const [masterRole, replicaRole] = await Promise.all([
-      this.masterLoss.race(this.master.role()),
-      withinFenceDeadline(this.replicaLoss!.race(replica.role())),
-    ]);
-    const m = this.requireMasterRole(masterRole);
-    const r = parseRole(replicaRole);
-    if (r?.role === 'slave' && r.state === 'connected' && r.offset >= m.offset) {
+    if (replica !== undefined && replica.status === 'ready' && (await this.fenceFor(replica).passed)) {
       this.metrics.redisReads.labels('replica').inc();
       return replica;
     }
-    if (r?.role === 'master') replica.disconnect(true); // promoted: ask Sentinel for a real replica
     this.metrics.redisReads.labels('master').inc();
     return this.master;
   }
@@ -549,48 +561,98 @@ export class RedisGateway {
 const NOSCRIPT = /^NOSCRIPT/;
 
 /**
+ * Corks `client`'s socket until the end of this turn of the event loop — setImmediate: after the I/O callbacks in
+ * which Node read this turn's requests — then runs `atEnd` (which may send a last command) and uncorks: whatever
+ * the turn's requests sent on the connection in between leaves in one socket write. Returns `end`, which does
+ * that at once (and only once).
+ */
+function corkForTurn(client: Redis, atEnd: () => void): () => void {
+  // the socket corked now: ioredis may have replaced it by the end of the turn (a reconnect)
+  const stream = client.stream as Redis['stream'] | undefined; // not there before the first connect
+  stream?.cork();
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    try {
+      atEnd();
+    } finally {
+      stream?.uncork();
+    }
+  };
+  setImmediate(end);
+  return end;
+}
+
+/**
  * The write scripts sent on one connection during one turn of the event loop, and the one WAIT behind them.
  *
- * The first script of a turn corks the connection's socket; every script the requests of the same turn send on it
- * joins the cork; at the end of the turn (setImmediate: after the I/O callbacks of this turn, in which Node read
- * those requests) one WAIT is queued behind them all and the socket uncorked: the scripts and their WAIT leave in
- * one socket write. Redis runs them in order on this connection, so the WAIT covers every script of the batch —
- * and each script's reply comes as soon as it has run, so a refusal is answered without waiting for the WAIT.
- * Under load this saves a WAIT, a socket write and a reply to read per write beyond the first of a turn: on the
- * master, a WAIT blocks its client and asks every replica for an acknowledgement.
+ * The first script of a turn corks the connection (corkForTurn); every script the requests of the same turn send
+ * on it joins; at the end of the turn one WAIT is queued behind them all and they leave in one socket write. Redis
+ * runs them in order on this connection, so the WAIT covers every script of the batch — and each script's reply
+ * comes as soon as it has run, so a refusal is answered without waiting for the WAIT. Under load this saves a
+ * WAIT, a socket write and a reply to read per write beyond the first of a turn; on the master, each WAIT blocks
+ * its client and asks every replica for an acknowledgement.
  */
 export class WriteBatch {
-  /** The reply of the batch's WAIT (a promise while the batch is open). */
+  /** The reply of the batch's WAIT (pending until the batch is sent). */
   readonly wait: Promise<unknown>;
-  private resolveWait!: (wait: Promise<unknown>) => void;
-  private sent = false;
-  // the socket corked now; ioredis may have replaced it by the time the batch is sent (a reconnect)
-  private readonly stream: Redis['stream'] | undefined;
+  /** Queues the WAIT behind the batch's scripts and lets them all go (once; else at the end of the turn). */
+  readonly send: () => void;
 
   constructor(
     readonly client: Redis,
-    private readonly sendWait: () => Promise<unknown>,
-    private readonly onSent: () => void,
+    sendWait: () => Promise<unknown>,
+    onSent: () => void,
   ) {
+    let resolveWait!: (wait: Promise<unknown>) => void;
     this.wait = new Promise<unknown>((resolve) => {
-      this.resolveWait = resolve;
+      resolveWait = resolve;
     });
     this.wait.catch(() => undefined); // a batch whose every script failed has no one reading its WAIT
-    this.stream = client.stream as Redis['stream'] | undefined; // not there before the first connect
-    this.stream?.cork();
-    setImmediate(() => this.send());
+    this.send = corkForTurn(client, () => {
+      onSent();
+      resolveWait(sendWait());
+    });
   }
+}
 
-  /** Queues the WAIT behind the batch's scripts and lets them all go (once). */
-  send(): void {
-    if (this.sent) return;
-    this.sent = true;
-    this.onSent();
-    try {
-      this.resolveWait(this.sendWait());
-    } finally {
-      this.stream?.uncork();
-    }
+/**
+ * The read-your-writes fence (RedisGateway) of the reads that arrive in one turn of the event loop, shared by them:
+ * - on the replica, ROLE is sent when the fence opens, with the replica's socket corked for the turn; each read of
+ *   the turn queues its commands behind it (hgetall) or sends them once the fence has passed (read), so its data
+ *   is at least as new as the offset ROLE reports;
+ * - on the master, ROLE is sent at the end of the turn, after every read of the turn arrived, so its offset covers
+ *   every write acknowledged to a client before any of them arrived.
+ * One ROLE on each side and one socket write to the replica per turn, instead of per read.
+ */
+export class ReadFence {
+  /**
+   * Whether the replica passed: connected, and holding the master's offset. Rejects when the master cannot be asked
+   * (or is not a master); a slow or failing replica only fails the fence (REPLICA_FENCE_DEADLINE_MS).
+   */
+  readonly passed: Promise<boolean>;
+  /** Sends the master's ROLE and lets the replica's commands go (once; else at the end of the turn). */
+  readonly close: () => void;
+
+  constructor(
+    readonly replica: Redis,
+    askMaster: () => Promise<unknown>,
+    askReplica: () => Promise<unknown>,
+    judge: (masterRole: unknown, replicaRole: unknown) => boolean,
+    onClose: () => void,
+  ) {
+    let resolveMaster!: (role: Promise<unknown>) => void;
+    const masterRole = new Promise<unknown>((resolve) => {
+      resolveMaster = resolve;
+    });
+    this.close = corkForTurn(replica, () => {
+      onClose();
+      resolveMaster(askMaster());
+    });
+    const replicaRole = withinFenceDeadline(askReplica());
+    this.passed = Promise.all([masterRole, replicaRole]).then(([m, r]) => judge(m, r));
+    this.passed.catch(() => undefined); // each read awaits it; this only keeps an unread rejection quiet
   }
 }
 

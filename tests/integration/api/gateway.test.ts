@@ -1,0 +1,307 @@
+/**
+ * The API's Redis edge (RedisGateway) in-process, against a real master with one replica.
+ * Writes (RedisGateway.writer → WriteSession): every write script travels with its WAIT in one socket write, the
+ * writes of one event-loop turn share that write and one WAIT, and it falls back to WAIT-after-write while WAITs
+ * fall short; a refusal does not wait; a master without the script still runs it.
+ * Reads: the reads of one turn share one read-your-writes fence (ReadFence), and a later turn gets its own.
+ */
+import Redis from 'ioredis';
+import pino from 'pino';
+import { ServiceUnavailableError } from '../../../api/src/errors';
+import { ApiMetrics } from '../../../api/src/ops/metrics';
+import { ProductStore } from '../../../api/src/products/store';
+import { PurchaseStore } from '../../../api/src/purchases/store';
+import { RedisGateway } from '../../../api/src/redis/gateway';
+import { UserStore } from '../../../api/src/users/store';
+import { startLoopbackTopology, type LoopbackTopology } from '../../support/loopback';
+import { waitFor } from '../../support/wait';
+import { adminRedis } from './client';
+
+jest.setTimeout(60_000);
+
+let topology: LoopbackTopology;
+let admin: Redis;
+let replicaAdmin: Redis;
+let client: Redis;
+let replica: Redis;
+let replicaPort: number;
+const opened: Redis[] = [];
+
+/** A connection as the API's ACL user, to the master or the replica (direct, no Sentinel). */
+async function apiConnection(node: { host: string; port: number }): Promise<Redis> {
+  const c = new Redis({
+    host: node.host, port: node.port, username: 'api', password: topology.secrets.redisPasswords.api,
+    lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000,
+  });
+  await c.connect();
+  c.setMaxListeners(32); // every test builds a gateway over the same connections, each listening for 'close'
+  opened.push(c);
+  return c;
+}
+
+function gatewayOver(master: Redis, waitReplicas: number, waitTimeoutMs = 1000): RedisGateway {
+  return new RedisGateway(master, undefined, new ApiMetrics(false), pino({ level: 'silent' }), { waitReplicas, waitTimeoutMs });
+}
+
+/**
+ * Counts the socket writes `c` makes from now until `stop()`: calls of the socket's `_write` (one chunk) and `_writev`
+ * (the chunks of a cork, or of writes queued behind a write in progress), each one write to the kernel.
+ */
+function watchWrites(c: Redis): { count(): number; stop(): void } {
+  type Writer = (...args: unknown[]) => void;
+  const stream = (c as unknown as { stream: { _write: Writer; _writev: Writer } }).stream;
+  const original = { _write: stream._write, _writev: stream._writev };
+  let writes = 0;
+  for (const name of ['_write', '_writev'] as const) {
+    stream[name] = function (this: unknown, ...args: unknown[]) {
+      writes += 1;
+      return original[name].apply(this, args);
+    };
+  }
+  return { count: () => writes, stop: () => Object.assign(stream, original) };
+}
+
+/** Socket writes `c` makes while `work` runs. */
+async function countWrites<T>(c: Redis, work: () => Promise<T>): Promise<{ value: T; writes: number }> {
+  const watch = watchWrites(c);
+  try {
+    return { value: await work(), writes: watch.count() };
+  } finally {
+    watch.stop();
+  }
+}
+
+/** Resolves in the next turn of the event loop, after the write batches of this one have been sent. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function blockedClients(): Promise<number> {
+  return Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
+}
+
+/** Calls of command `name` so far on the master (or on `on`). */
+async function commandCalls(name: string, on: Redis = admin): Promise<number> {
+  const m = new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(await on.info('commandstats'));
+  return Number(m?.[1] ?? 0);
+}
+
+beforeAll(async () => {
+  topology = await startLoopbackTopology({ gateway: false, apiInstances: 1, redisReplicas: 1 });
+  admin = await adminRedis(topology);
+  const master = await topology.currentMaster();
+  client = await apiConnection(master);
+  const replicaNode = topology.redisNodes.find((n) => n.port !== master.port)!;
+  replicaPort = replicaNode.port;
+  replica = await apiConnection(replicaNode);
+  replicaAdmin = new Redis({ host: replicaNode.host, port: replicaNode.port, username: 'admin', password: topology.secrets.redisPasswords.admin, lazyConnect: true, maxRetriesPerRequest: 1 });
+  await replicaAdmin.connect();
+  opened.push(replicaAdmin);
+});
+
+afterAll(async () => {
+  await topology?.stop();
+});
+
+// inside a describe: runs before the file-level afterAll hooks, among them the process cleanup that stops Redis
+describe('RedisGateway', () => {
+  afterAll(async () => {
+    await Promise.all([...opened, ...(admin ? [admin] : [])].map((c) => c.quit().catch(() => undefined)));
+  });
+
+  describe('WriteSession', () => {
+    it('one socket write per write: user create, product create and update, purchase, each script with its WAIT', async () => {
+      const gateway = gatewayOver(client, 1);
+      const users = new UserStore(gateway);
+      const products = new ProductStore(gateway);
+      const purchases = new PurchaseStore(gateway);
+      const oneOfEach = async () => {
+        const user = await countWrites(client, () => users.create({ name: 'Ada', email: `ada.${Date.now()}.${Math.random()}@example.com` }));
+        const product = await countWrites(client, () => products.create({ name: 'Oak', description: 'young', priceCents: 100, stock: 3 }));
+        const bought = await countWrites(client, () => purchases.create({ userId: user.value.id, productId: product.value.id, quantity: 2 }, undefined));
+        const renamed = await countWrites(client, () => products.update(product.value.id, { name: 'Old oak' }));
+        return { user, product, bought, renamed };
+      };
+      await oneOfEach(); // the fresh master learns each script (NOSCRIPT → EVAL, next test)
+      const waitsBefore = await commandCalls('wait');
+      const { user, product, bought, renamed } = await oneOfEach();
+      expect([user.writes, product.writes, bought.writes]).toEqual([1, 1, 1]);
+      expect(bought.value.kind).toBe('created');
+      // an update reads the record back after its WAIT: two writes (script + WAIT, then HGETALL), no second WAIT
+      expect(renamed.value.name).toBe('Old oak');
+      expect(renamed.writes).toBe(2);
+      expect((await commandCalls('wait')) - waitsBefore).toBe(4);
+
+      // confirmed durable: the replica holds each write when the call returns
+      expect(await replica.hget(`product:${product.value.id}`, 'stock')).toBe('1');
+      expect(await replica.hget(`product:${product.value.id}`, 'name')).toBe('Old oak');
+      expect(await replica.exists(`purchase:${(bought.value as { purchase: { id: string } }).purchase.id}`)).toBe(1);
+    });
+
+    it('writes started in one turn of the event loop share one socket write and one WAIT, which confirms them all', async () => {
+      const gateway = gatewayOver(client, 1);
+      const users = new UserStore(gateway);
+      const purchases = new PurchaseStore(gateway);
+      const products = new ProductStore(gateway);
+      const product = await products.create({ name: 'Birch', priceCents: 250, stock: 100 });
+      const buyers = await Promise.all(Array.from({ length: 8 }, (_, i) => users.create({ name: `B${i}`, email: `b${i}.${Date.now()}.${Math.random()}@example.com` })));
+      const waitsBefore = await commandCalls('wait');
+      const { value, writes } = await countWrites(client, () =>
+        Promise.all([
+          ...buyers.map((b) => purchases.create({ userId: b.id, productId: product.id, quantity: 3 }, undefined)),
+          // a refusal in the same batch is answered on its script's reply, like any other
+          purchases.create({ userId: buyers[0]!.id, productId: product.id, quantity: 1000 }, undefined),
+        ]),
+      );
+      expect(writes).toBe(1);
+      expect((await commandCalls('wait')) - waitsBefore).toBe(1);
+      expect(value.map((r) => r.kind)).toEqual([...buyers.map(() => 'created'), 'problem']);
+      // confirmed durable: when the calls return the replica holds every purchase of the batch
+      const ids = value.flatMap((r) => (r.kind === 'created' ? [r.purchase.id] : []));
+      expect(await Promise.all(ids.map((id) => replica.exists(`purchase:${id}`)))).toEqual(ids.map(() => 1));
+      expect(await replica.hget(`product:${product.id}`, 'stock')).toBe(String(100 - 8 * 3));
+    });
+
+    it("the next turn's batch goes to a connection without a WAIT in flight, not behind the blocked one", async () => {
+      const second = await apiConnection(await topology.currentMaster());
+      const writers = [client, second];
+      const gateway = new RedisGateway(client, undefined, new ApiMetrics(false), pino({ level: 'silent' }), { waitReplicas: 1, waitTimeoutMs: 5000 }, undefined, writers);
+      const users = new UserStore(gateway);
+      const create = (i: number) => users.create({ name: `W${i}`, email: `w${i}.${Date.now()}.${Math.random()}@example.com` });
+      const replicaProcess = topology.redisProcess(replicaPort);
+      const watches = writers.map(watchWrites);
+      const pending: Promise<unknown>[] = [];
+      replicaProcess.signal('SIGSTOP');
+      try {
+        for (let i = 0; i < 3; i += 1) pending.push(create(i));
+        await nextTurn();
+        const afterFirst = watches.map((w) => w.count());
+        expect([...afterFirst].sort()).toEqual([0, 1]); // one connection, one write
+        for (let i = 3; i < 6; i += 1) pending.push(create(i));
+        await nextTurn();
+        expect(watches.map((w) => w.count())).toEqual([1, 1]); // the other connection
+        // both WAITs are held by Redis (the replica is stopped); neither batch waits behind the other
+        await waitFor(async () => (await blockedClients()) === 2 || undefined, { what: 'both WAITs to block', timeoutMs: 5_000, intervalMs: 50 });
+      } finally {
+        for (const w of watches) w.stop();
+        replicaProcess.signal('SIGCONT');
+      }
+      const created = (await Promise.all(pending)) as { id: string }[];
+      expect(await Promise.all(created.map((u) => replica.exists(`user:${u.id}`)))).toEqual(created.map(() => 1));
+    });
+
+    it('a refusal that wrote nothing is answered on the script reply, while its WAIT is still held by Redis', async () => {
+      // two replicas asked for, one exists: this WAIT can only time out
+      const gateway = gatewayOver(client, 2, 1500);
+      const purchases = new PurchaseStore(gateway);
+      const refused = await purchases.create({ userId: 'usr_00000000000000000000000000', productId: 'prd_00000000000000000000000000', quantity: 1 }, undefined);
+      expect(refused.kind).toBe('problem');
+      expect(await blockedClients()).toBe(1);
+      await waitFor(async () => (await blockedClients()) === 0 || undefined, { what: 'the WAIT to time out', timeoutMs: 5_000, intervalMs: 100 });
+    });
+
+    it('while WAITs fall short, scripts go alone and WAIT follows only a write; full acknowledgement switches back', async () => {
+      const gateway = gatewayOver(client, 1, 300);
+      const users = new UserStore(gateway);
+      const purchases = new PurchaseStore(gateway);
+      const email = () => `eve.${Date.now()}.${Math.random()}@example.com`;
+      const refusal = () => purchases.create({ userId: 'usr_00000000000000000000000000', productId: 'prd_00000000000000000000000000', quantity: 1 }, undefined);
+      const replicaProcess = topology.redisProcess(replicaPort);
+      replicaProcess.signal('SIGSTOP');
+      try {
+        // the first short WAIT still travels with its script, and switches that off
+        const first = await countWrites(client, () => users.create({ name: 'Eve', email: email() }).catch((e: unknown) => e));
+        expect(first.value).toBeInstanceOf(ServiceUnavailableError);
+        expect(first.writes).toBe(1);
+        const second = await countWrites(client, () => users.create({ name: 'Eve', email: email() }).catch((e: unknown) => e));
+        expect(second.value).toBeInstanceOf(ServiceUnavailableError);
+        expect(second.writes).toBe(2); // the script, then its WAIT
+        const waitsBefore = await commandCalls('wait');
+        expect((await refusal()).kind).toBe('problem');
+        expect(await commandCalls('wait')).toBe(waitsBefore); // nothing written, nothing waited for
+      } finally {
+        replicaProcess.signal('SIGCONT');
+      }
+      // acknowledged in full (after the replica has caught up): back to one write per write
+      const back = await waitFor(
+        async () => {
+          const attempt = await countWrites(client, () => users.create({ name: 'Eve', email: email() }).then(() => true, () => false));
+          return attempt.value ? attempt : undefined;
+        },
+        { what: 'a write confirmed by the resumed replica', timeoutMs: 10_000, intervalMs: 100 },
+      );
+      expect(back.writes).toBe(2);
+      expect((await countWrites(client, () => users.create({ name: 'Eve', email: email() }))).writes).toBe(1);
+    });
+
+    it('a command run between the script and confirmDurable makes confirmDurable send a fresh WAIT', async () => {
+      const gateway = gatewayOver(client, 1);
+      const session = gateway.writer();
+      const waitsBefore = await commandCalls('wait');
+      const id = `prd_ws${Date.now()}`;
+      await session.script('create product', 'createProduct', [`product:${id}`, 'products', id, new Date().toISOString(), 'name', 'Yew', 'priceCents', '1', 'stock', '1']);
+      await session.run('touch', (m) => m.hset(`product:${id}`, 'stock', '2'));
+      await session.confirmDurable('create product');
+      expect((await commandCalls('wait')) - waitsBefore).toBe(2);
+      expect(await replica.hget(`product:${id}`, 'stock')).toBe('2');
+    });
+
+    // last: it empties the script cache
+    it('NOSCRIPT (a master with an empty script cache): the script is sent in full and confirmDurable sends its own WAIT', async () => {
+      const gateway = gatewayOver(client, 1);
+      const products = new ProductStore(gateway);
+      expect(await admin.call('SCRIPT', 'FLUSH')).toBe('OK');
+      const waitsBefore = await commandCalls('wait');
+      const evalsBefore = await commandCalls('eval');
+      const created = await countWrites(client, () => products.create({ name: 'Ash', priceCents: 5, stock: 1 }));
+      // EVALSHA + WAIT (NOSCRIPT, and a WAIT that covers nothing new), EVAL, then WAIT
+      expect(created.writes).toBe(3);
+      expect((await commandCalls('eval')) - evalsBefore).toBe(1);
+      expect((await commandCalls('wait')) - waitsBefore).toBe(2);
+      expect(await replica.hget(`product:${created.value.id}`, 'name')).toBe('Ash');
+      // the script is cached again: back to one write
+      expect((await countWrites(client, () => products.create({ name: 'Elm', priceCents: 5, stock: 1 }))).writes).toBe(1);
+    });
+  });
+
+  describe('ReadFence', () => {
+    it('the reads of one turn share one ROLE on the master and one on the replica, and leave in one write to the replica', async () => {
+      const metrics = new ApiMetrics(false);
+      const gateway = new RedisGateway(client, replica, metrics, pino({ level: 'silent' }), { waitReplicas: 1, waitTimeoutMs: 1000 });
+      const products = new ProductStore(gateway);
+      const created = await Promise.all(Array.from({ length: 6 }, (_, i) => products.create({ name: `Pine ${i}`, priceCents: 10 + i, stock: i })));
+      const masterRoles = await commandCalls('role');
+      const replicaRoles = await commandCalls('role', replicaAdmin);
+      const { value, writes } = await countWrites(replica, () => Promise.all(created.map((p) => products.get(p.id))));
+      expect(value).toEqual(created);
+      expect(writes).toBe(1); // ROLE and the six HGETALLs
+      expect((await commandCalls('role')) - masterRoles).toBe(1);
+      expect((await commandCalls('role', replicaAdmin)) - replicaRoles).toBe(1);
+      expect(await metrics.redisReads.get()).toMatchObject({ values: [{ labels: { target: 'replica' }, value: 6 }] });
+
+      // a list (read) and a get in one turn share the fence too; the next turn's reads get a fence of their own,
+      // whose master offset is sampled after they arrived
+      const [page, one] = await Promise.all([products.list({ limit: 10 }), products.get(created[0]!.id)]);
+      expect(page.items.length).toBeGreaterThanOrEqual(6);
+      expect(one).toEqual(created[0]);
+      await nextTurn();
+      await products.get(created[1]!.id);
+      expect((await commandCalls('role')) - masterRoles).toBe(3);
+    });
+
+    it('a read in the turn after a write was acknowledged sees it, from the master while the replica lags', async () => {
+      const metrics = new ApiMetrics(false);
+      // the writer does not wait for the replica, so its acknowledged write may be missing there
+      const writer = new ProductStore(new RedisGateway(client, undefined, new ApiMetrics(false), pino({ level: 'silent' }), { waitReplicas: 0, waitTimeoutMs: 1000 }));
+      const reader = new ProductStore(new RedisGateway(client, replica, metrics, pino({ level: 'silent' }), { waitReplicas: 1, waitTimeoutMs: 1000 }));
+      const product = await writer.create({ name: 'Larch', priceCents: 1, stock: 1 });
+      const replicaProcess = topology.redisProcess(replicaPort);
+      replicaProcess.signal('SIGSTOP');
+      try {
+        await writer.update(product.id, { stock: 7 });
+        expect((await reader.get(product.id)).stock).toBe(7);
+        expect(await metrics.redisReads.get()).toMatchObject({ values: [{ labels: { target: 'master' }, value: 1 }] });
+      } finally {
+        replicaProcess.signal('SIGCONT');
+      }
+    });
+  });
+});
