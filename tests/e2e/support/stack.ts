@@ -34,9 +34,10 @@ export const E2E_SENTINEL_DOWN_AFTER_MS = 2000;
 
 /**
  * Sentinel's failover timeout in the e2e stack. Re-creating every Redis node at once (scenario 5a)
- * makes the Sentinels try a failover that finds no replica and aborts; they wait twice this long
- * before they would fail over again, which at the default (30 s) holds the stack without failover for
- * a minute afterwards.
+ * makes the Sentinels try a failover: it aborts when no replica is back yet (they then wait twice this
+ * long before they would fail over again, which at the default, 30 s, holds the stack without failover
+ * for a minute afterwards), and promotes a replica that came back before the master (a former master
+ * that started as master meanwhile is made a replica only this long after).
  */
 export const E2E_SENTINEL_FAILOVER_TIMEOUT_MS = 5000;
 

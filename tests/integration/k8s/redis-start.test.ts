@@ -7,11 +7,13 @@
  * Scenarios: first start (no Sentinel answers: pod 0 is master, the others replicate it), restart of a
  * replica, failover and restart of the former master (it must rejoin as a replica of the new master),
  * restart of a Sentinel after the failover (it must monitor the new master), restart of a node while
- * every Sentinel is down, and a missing secret. Along the way the pods' exec probes, the exporter
- * sidecars and the API (built; `npm run build`) run with the env the manifests give them.
+ * every Sentinel is down, every node killed and restarted at once after a failover (together, with the
+ * master last, and with the Sentinels too: one master the Sentinels name, no data lost), and a missing
+ * secret. Along the way the pods' exec probes, the exporter sidecars and the API (built; `npm run
+ * build`) run with the env the manifests give them.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSecrets } from '../../../config';
@@ -115,6 +117,58 @@ async function sentinelsAgreeOn(): Promise<number | undefined> {
   const ports = new Set(answers.map((a) => (Array.isArray(a) ? Number(a[1]) : NaN)));
   const [only] = [...ports];
   return ports.size === 1 && only !== undefined && !Number.isNaN(only) ? only : undefined;
+}
+
+/** Size of a process's log so far: what it writes after this is what a step caused. */
+function logSize(process: ManagedProcess): number {
+  return statSync(process.logFile).size;
+}
+
+/** The start-script lines of every Redis node's last start and the Sentinels' events since `from`. */
+function diagnostics(from: ReadonlyMap<number, number>): string {
+  const sections = [...redis].map(([i, p]) => `--- redis-${i} ---\n${p.logTail(200).split('\n').filter((l) => l.startsWith('redis-start:')).join('\n')}`);
+  for (const [i, p] of sentinels) {
+    const text = readFileSync(p.logFile, 'utf8').slice(from.get(i) ?? 0);
+    const events = text.split('\n').filter((l) => /[+-](sdown|odown|try-failover|elected-leader|selected-slave|promoted-slave|failover-|switch-master|convert-to-slave|slave-reconf|monitor)|no-good-slave/.test(l));
+    sections.push(`--- sentinel-${i} ---\n${events.join('\n')}`);
+  }
+  return sections.join('\n');
+}
+
+/** Writes 50 keys on `master`, waits until every node holds them and their AOF has been fsynced. */
+async function writeAndPersist(master: number, prefix: string): Promise<string[]> {
+  const keys = Array.from({ length: 50 }, (_, i) => `${prefix}:${i}`);
+  for (const key of keys) await redisCall(local(master), admin, 'SET', key, key);
+  await waitFor(
+    async () => {
+      const counts = await Promise.all(redisPorts.map((p) => redisCall(local(p), admin, 'EXISTS', ...keys)));
+      return counts.every((c) => c === keys.length);
+    },
+    { what: 'every node to hold the keys written', timeoutMs: 15_000 },
+  );
+  // appendfsync everysec: give every node's AOF its fsync before the nodes are killed.
+  await new Promise((r) => setTimeout(r, 2_000));
+  return keys;
+}
+
+/**
+ * Waits until exactly one node is master, every other node is its replica with the link up and every
+ * running Sentinel names it; returns its port.
+ */
+async function oneMasterTheSentinelsName(explain: () => string): Promise<number> {
+  return waitFor(
+    async () => {
+      const roles = await Promise.all(redisPorts.map((p) => roleOf(p)));
+      const masters = redisPorts.filter((_, i) => roles[i] === 'master');
+      const [master] = masters;
+      if (masters.length !== 1 || master === undefined) return undefined;
+      if (!roles.every((r) => r === 'master' || r === `replica-of:${master}`)) return undefined;
+      return (await sentinelsAgreeOn()) === master ? master : undefined;
+    },
+    { what: 'one master, the others its connected replicas, every Sentinel naming it', timeoutMs: 60_000, intervalMs: 250 },
+  ).catch((error: unknown) => {
+    throw new Error(`${String(error)}\n${explain()}`);
+  });
 }
 
 beforeAll(async () => {
@@ -307,6 +361,42 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
     // The Sentinels come back to the same master.
     for (const i of [0, 1, 2]) await startSentinel(i);
     await waitFor(async () => (await sentinelsAgreeOn()) === master, { what: 'the Sentinels to agree on the master again', timeoutMs: 20_000 });
+  });
+
+  // Every Redis node re-created at once on its volume, as tests/e2e scenario 5a does (docker rm -f, then
+  // create), after a failover. What must hold afterwards is the invariant, not a particular node: one
+  // master, the Sentinels name it, the others are its connected replicas, no write made before is lost
+  // and the master takes writes again. When the master is down longer than down-after-milliseconds
+  // (it comes back last), Sentinel legitimately promotes a replica that is already back (the replicas
+  // started as replicas of the master the Sentinels named; one never linked reports
+  // master_link_down_since_seconds -1, which Sentinel takes as fresh). When the Sentinels restart too, no
+  // one answers the nodes and every node and Sentinel takes the start script's fallback, pod 0: one
+  // master, and no data lost here because every node held the same data (a pod 0 that had missed writes
+  // would take them away: the fallback cannot know).
+  it.each([
+    { what: 'all nodes at the same moment', lateMs: 0, sentinelsToo: false },
+    { what: 'the master last, 1.5 s after the replicas (while the Sentinels decide)', lateMs: 1_500, sentinelsToo: false },
+    { what: 'the master last, 3 s after the replicas (longer than down-after-milliseconds)', lateMs: 3_000, sentinelsToo: false },
+    { what: 'every node and every Sentinel at the same moment, as on a host restart', lateMs: 0, sentinelsToo: true },
+  ])('every node killed and started again ($what): one master the Sentinels name, the others its replicas, no data lost', async ({ lateMs, sentinelsToo }) => {
+    const masterBefore = (await sentinelsAgreeOn()) as number;
+    const keys = await writeAndPersist(masterBefore, `all-restart:${lateMs}:${String(sentinelsToo)}`);
+    const logsFrom = new Map([...sentinels].map(([i, p]) => [i, sentinelsToo ? 0 : logSize(p)]));
+
+    await Promise.all([...redis.values(), ...(sentinelsToo ? sentinels.values() : [])].map((p) => p.kill()));
+    const first = [0, 1, 2].filter((i) => lateMs === 0 || redisPorts[i] !== masterBefore);
+    await Promise.all([...first.map((i) => startRedis(i)), ...(sentinelsToo ? [0, 1, 2].map((i) => startSentinel(i)) : [])]);
+    if (lateMs > 0) {
+      await new Promise((r) => setTimeout(r, lateMs));
+      await startRedis(redisPorts.indexOf(masterBefore));
+    }
+
+    const master = await oneMasterTheSentinelsName(() => `master before: ${masterBefore}\n${diagnostics(logsFrom)}`);
+    for (const port of redisPorts) {
+      const values = (await redisCall(local(port), admin, 'MGET', ...keys)) as unknown[];
+      expect({ port, lost: keys.filter((k, i) => values[i] !== k) }).toEqual({ port, lost: [] });
+    }
+    await expect(redisCall(local(master), admin, 'SET', 'all-restart:after', 'written')).resolves.toBe('OK');
   });
 
   it('refuses to start when a secret the template needs is missing, naming it', async () => {
