@@ -30,7 +30,7 @@ export class ApiMetrics {
   });
   readonly redisErrors = new Counter({
     name: 'evergreen_redis_errors_total',
-    help: 'Redis command failures, by kind: timeout | connection | readonly | noreplicas | not_durable | loading | other.',
+    help: 'Redis failures met by requests, by kind: timeout | connection | readonly | noreplicas | not_durable | loading | other (one WAIT shared by several writes counts once per write).',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });

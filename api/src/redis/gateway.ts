@@ -266,8 +266,12 @@ export class RedisGateway {
   private readonly replicaLoss: ConnectionLoss | undefined;
   private readonly writerLoss: Map<Redis, ConnectionLoss>;
   private nextWriter = 0;
-  /** WAITs sent and not yet answered, per writer connection: a WAIT holds its connection until replicas acknowledge. */
-  private readonly waitsInFlight: Map<Redis, number>;
+  /**
+   * WAITs sent and not yet answered, per writer socket: a WAIT holds its connection until replicas acknowledge. By
+   * socket, not client: a WAIT lost with its socket settles only at the command timeout, and must not make the
+   * client's new connection look busy until then.
+   */
+  private readonly waitsInFlight = new WeakMap<object, number>();
   /** The write batch collecting scripts during this turn of the event loop, if any (WriteBatch). */
   private openBatch: WriteBatch | undefined;
   /** The read fence shared by the reads arriving during this turn of the event loop, if any (ReadFence). */
@@ -292,7 +296,6 @@ export class RedisGateway {
   ) {
     this.masterLoss = new ConnectionLoss(master);
     this.writerLoss = new Map(writers.map((w) => [w, w === master ? this.masterLoss : new ConnectionLoss(w)]));
-    this.waitsInFlight = new Map(writers.map((w) => [w, 0]));
     this.replicaLoss = replica ? new ConnectionLoss(replica) : undefined;
     master.on('ready', () => {
       const stream = (master as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
@@ -355,14 +358,17 @@ export class RedisGateway {
   }
 
   private waitsOn(client: Redis): number {
-    return this.waitsInFlight.get(client) ?? 0;
+    return this.waitsInFlight.get(client.stream) ?? 0;
   }
 
   /** Sends WAIT on `client` for the configured replicas, counted in waitsInFlight until it settles. */
   private sendWait(client: Redis): Promise<unknown> {
-    this.waitsInFlight.set(client, this.waitsOn(client) + 1);
+    const socket = client.stream as object | undefined;
+    if (socket !== undefined) this.waitsInFlight.set(socket, (this.waitsInFlight.get(socket) ?? 0) + 1);
     const wait = client.wait(this.config.waitReplicas, this.config.waitTimeoutMs);
-    const settled = () => this.waitsInFlight.set(client, Math.max(0, this.waitsOn(client) - 1));
+    const settled = () => {
+      if (socket !== undefined) this.waitsInFlight.set(socket, Math.max(0, (this.waitsInFlight.get(socket) ?? 0) - 1));
+    };
     wait.then(settled, settled);
     return wait;
   }
@@ -388,19 +394,19 @@ export class RedisGateway {
   watchScriptWait(wait: Promise<unknown>): Promise<unknown> {
     wait.then(
       (acked) => {
-        if (!this.isAcked(acked)) this.sendWaitsWithScripts(false, 'a WAIT fell short');
+        if (!this.isAcked(acked)) this.setWaitsWithScripts(false, 'a WAIT fell short');
       },
-      () => this.sendWaitsWithScripts(false, 'a WAIT failed'),
+      () => this.setWaitsWithScripts(false, 'a WAIT failed'),
     );
     return wait;
   }
 
   /** @internal A script refused with NOREPLICAS: the master has no replica to wait for. */
   noteScriptError(err: unknown): void {
-    if (redisErrorKind(err) === 'noreplicas') this.sendWaitsWithScripts(false, 'the master has no replica (NOREPLICAS)');
+    if (redisErrorKind(err) === 'noreplicas') this.setWaitsWithScripts(false, 'the master has no replica (NOREPLICAS)');
   }
 
-  private sendWaitsWithScripts(on: boolean, why: string): void {
+  private setWaitsWithScripts(on: boolean, why: string): void {
     if (this.waitsWithScripts === on) return;
     this.waitsWithScripts = on;
     if (on) this.logger.info('writes: WAIT travels with each script again (replicas acknowledge)');
@@ -421,7 +427,7 @@ export class RedisGateway {
       throw this.unavailable(what, err);
     }
     this.requireAcked(what, acked);
-    if (sentWithScript === undefined) this.sendWaitsWithScripts(true, 'a WAIT was acknowledged in full');
+    if (sentWithScript === undefined) this.setWaitsWithScripts(true, 'a WAIT was acknowledged in full');
   }
 
   private isAcked(acked: unknown): boolean {
@@ -469,9 +475,10 @@ export class RedisGateway {
       const replica = this.replica;
       if (replica !== undefined && replica.status === 'ready') {
         const fence = this.fenceFor(replica);
-        const data = withinFenceDeadline(this.replicaLoss!.race(replica.hgetall(key)));
+        const data = this.replicaLoss!.race(replica.hgetall(key)); // queued behind the fence's ROLE
+        data.catch(() => undefined); // not read when the fence fails
         if (await fence.passed) {
-          const reply = await data;
+          const reply = await withinFenceDeadline(data);
           if (reply !== null) {
             this.metrics.redisReads.labels('replica').inc();
             return toHash(reply);
@@ -487,11 +494,8 @@ export class RedisGateway {
 
   /** The read fence of this turn of the event loop: the open one, or a new one. */
   private fenceFor(replica: Redis): ReadFence {
-    const open = this.openFence;
-    if (open?.replica === replica) return open;
-    open?.close();
+    if (this.openFence !== undefined) return this.openFence;
     const fence = new ReadFence(
-      replica,
       () => this.masterLoss.race(this.master.role()),
       () => this.replicaLoss!.race(replica.role()),
       (masterRole, replicaRole) => {
@@ -501,6 +505,7 @@ export class RedisGateway {
         if (r?.role === 'master') replica.disconnect(true); // promoted: ask Sentinel for a real replica
         return false;
       },
+      replica,
       () => {
         if (this.openFence === fence) this.openFence = undefined;
       },
@@ -563,25 +568,35 @@ const NOSCRIPT = /^NOSCRIPT/;
 /**
  * Corks `client`'s socket until the end of this turn of the event loop — setImmediate: after the I/O callbacks in
  * which Node read this turn's requests — then runs `atEnd` (which may send a last command) and uncorks: whatever
- * the turn's requests sent on the connection in between leaves in one socket write. Returns `end`, which does
- * that at once (and only once).
+ * the turn's requests sent on the connection in between leaves in one socket write; `atEnd` is told whether that
+ * connection is still up. `result` settles as
+ * `atEnd`'s promise does (rejected if `atEnd` throws, so that no one waits on it forever); `end` ends the turn's
+ * cork at once (and only once).
  */
-function corkForTurn(client: Redis, atEnd: () => void): () => void {
+function corkForTurn<T>(client: Redis, atEnd: (connected: boolean) => Promise<T>): { readonly result: Promise<T>; readonly end: () => void } {
   // the socket corked now: ioredis may have replaced it by the end of the turn (a reconnect)
   const stream = client.stream as Redis['stream'] | undefined; // not there before the first connect
   stream?.cork();
+  let settle!: (value: Promise<T>) => void;
+  const result = new Promise<T>((resolve) => {
+    settle = resolve;
+  });
   let ended = false;
   const end = () => {
     if (ended) return;
     ended = true;
+    // `connected`: the socket corked is still the client's and open (its 'close' may not have been emitted yet)
+    const connected = stream !== undefined && client.stream === stream && !stream.destroyed && client.status === 'ready';
     try {
-      atEnd();
+      settle(atEnd(connected));
+    } catch (err) {
+      settle(Promise.reject(err instanceof Error ? err : new Error(String(err))));
     } finally {
       stream?.uncork();
     }
   };
   setImmediate(end);
-  return end;
+  return { result, end };
 }
 
 /**
@@ -602,56 +617,55 @@ export class WriteBatch {
 
   constructor(
     readonly client: Redis,
-    sendWait: () => Promise<unknown>,
+    queueWait: () => Promise<unknown>,
     onSent: () => void,
   ) {
-    let resolveWait!: (wait: Promise<unknown>) => void;
-    this.wait = new Promise<unknown>((resolve) => {
-      resolveWait = resolve;
-    });
-    this.wait.catch(() => undefined); // a batch whose every script failed has no one reading its WAIT
-    this.send = corkForTurn(client, () => {
+    const turn = corkForTurn(client, (connected) => {
       onSent();
-      resolveWait(sendWait());
+      // the connection was lost during the turn: its scripts failed with it (503), and a WAIT sent now would only
+      // fail too and be taken for replicas that cannot acknowledge (RedisGateway.waitsWithScripts)
+      if (!connected) return Promise.reject(new Error('Connection is closed.'));
+      return queueWait();
     });
+    this.wait = turn.result;
+    this.send = turn.end;
+    // a batch whose every script failed or was refused (nothing to confirm) has no one reading its WAIT
+    this.wait.catch(() => undefined);
   }
 }
 
 /**
- * The read-your-writes fence (RedisGateway) of the reads that arrive in one turn of the event loop, shared by them:
- * - on the replica, ROLE is sent when the fence opens, with the replica's socket corked for the turn; each read of
- *   the turn queues its commands behind it (hgetall) or sends them once the fence has passed (read), so its data
- *   is at least as new as the offset ROLE reports;
- * - on the master, ROLE is sent at the end of the turn, after every read of the turn arrived, so its offset covers
- *   every write acknowledged to a client before any of them arrived.
- * One ROLE on each side and one socket write to the replica per turn, instead of per read.
+ * The read-your-writes fence (RedisGateway) of the reads that arrive in one turn of the event loop, shared by them.
+ * The replica's ROLE goes first on the replica's connection, corked for the turn, and each HGETALL of the turn
+ * queues behind it (processed in order: the data is at least as new as the offset ROLE reports); reads that need
+ * more than one command (read) send them once the fence has passed. At the end of the turn, after every read of
+ * the turn arrived, the master's ROLE is sent — so its offset covers every write acknowledged to a client before
+ * any of them arrived — and the replica's commands leave in one socket write. One ROLE on each side and one
+ * socket write to the replica per turn, instead of per read.
  */
 export class ReadFence {
   /**
    * Whether the replica passed: connected, and holding the master's offset. Rejects when the master cannot be asked
-   * (or is not a master); a slow or failing replica only fails the fence (REPLICA_FENCE_DEADLINE_MS).
+   * (or is not a master); a slow or failing replica only fails the fence (REPLICA_FENCE_DEADLINE_MS, counted from
+   * the end of the turn, when its ROLE leaves).
    */
   readonly passed: Promise<boolean>;
-  /** Sends the master's ROLE and lets the replica's commands go (once; else at the end of the turn). */
-  readonly close: () => void;
 
   constructor(
-    readonly replica: Redis,
     askMaster: () => Promise<unknown>,
     askReplica: () => Promise<unknown>,
     judge: (masterRole: unknown, replicaRole: unknown) => boolean,
+    replica: Redis,
     onClose: () => void,
   ) {
-    let resolveMaster!: (role: Promise<unknown>) => void;
-    const masterRole = new Promise<unknown>((resolve) => {
-      resolveMaster = resolve;
-    });
-    this.close = corkForTurn(replica, () => {
+    // (the callback runs at the end of the turn, after replicaRole below is sent)
+    const turn = corkForTurn(replica, () => {
       onClose();
-      resolveMaster(askMaster());
+      return Promise.all([askMaster(), withinFenceDeadline(replicaRole)]);
     });
-    const replicaRole = withinFenceDeadline(askReplica());
-    this.passed = Promise.all([masterRole, replicaRole]).then(([m, r]) => judge(m, r));
+    const replicaRole = askReplica(); // first on the corked connection: the reads of the turn queue behind it
+    replicaRole.catch(() => undefined); // read (through withinFenceDeadline) at the end of the turn
+    this.passed = turn.result.then(([m, r]) => judge(m, r));
     this.passed.catch(() => undefined); // each read awaits it; this only keeps an unread rejection quiet
   }
 }

@@ -5,6 +5,7 @@
  * fall short; a refusal does not wait; a master without the script still runs it.
  * Reads: the reads of one turn share one read-your-writes fence (ReadFence), and a later turn gets its own.
  */
+import { once } from 'node:events';
 import Redis from 'ioredis';
 import pino from 'pino';
 import { ServiceUnavailableError } from '../../../api/src/errors';
@@ -188,6 +189,23 @@ describe('RedisGateway', () => {
       expect(await Promise.all(created.map((u) => replica.exists(`user:${u.id}`)))).toEqual(created.map(() => 1));
     });
 
+    it('a batch whose connection is lost during its turn: every write of it answers 503 (connection), and scripts keep their WAIT', async () => {
+      const lost = await apiConnection(await topology.currentMaster());
+      const gateway = gatewayOver(lost, 1);
+      const users = new UserStore(gateway);
+      const email = () => `lost.${Date.now()}.${Math.random()}@example.com`;
+      const writes = [0, 1, 2].map((i) => users.create({ name: `L${i}`, email: email() }).then(() => 'created', (e: unknown) => e));
+      const reconnected = once(lost, 'ready');
+      (lost.stream as unknown as { destroy(): void }).destroy();
+      for (const outcome of await Promise.all(writes)) {
+        expect(outcome).toBeInstanceOf(ServiceUnavailableError);
+        expect((outcome as Error).message).toMatch(/unavailable \(connection\)/); // at once, not at the command timeout
+      }
+      await reconnected;
+      // the lost WAIT was not taken for replicas that cannot acknowledge: WAIT still travels with the script
+      expect((await countWrites(lost, () => users.create({ name: 'L', email: email() }))).writes).toBe(1);
+    });
+
     it('a refusal that wrote nothing is answered on the script reply, while its WAIT is still held by Redis', async () => {
       // two replicas asked for, one exists: this WAIT can only time out
       const gateway = gatewayOver(client, 2, 1500);
@@ -285,6 +303,22 @@ describe('RedisGateway', () => {
       await nextTurn();
       await products.get(created[1]!.id);
       expect((await commandCalls('role')) - masterRoles).toBe(3);
+    });
+
+    it('a fence whose master connection is lost during its turn answers every read of the turn 503 (connection)', async () => {
+      const master = await apiConnection(await topology.currentMaster());
+      const gateway = new RedisGateway(master, replica, new ApiMetrics(false), pino({ level: 'silent' }), { waitReplicas: 1, waitTimeoutMs: 1000 });
+      const products = new ProductStore(gateway);
+      const product = await products.create({ name: 'Rowan', priceCents: 3, stock: 3 });
+      const reads = [products.get(product.id), products.get(product.id), products.list({ limit: 5 })].map((r) => r.then(() => 'read', (e: unknown) => e));
+      const reconnected = once(master, 'ready');
+      (master.stream as unknown as { destroy(): void }).destroy();
+      for (const outcome of await Promise.all(reads)) {
+        expect(outcome).toBeInstanceOf(ServiceUnavailableError);
+        expect((outcome as Error).message).toMatch(/unavailable \(connection\)/);
+      }
+      await reconnected;
+      expect(await products.get(product.id)).toEqual(product);
     });
 
     it('a read in the turn after a write was acknowledged sees it, from the master while the replica lags', async () => {
