@@ -42,10 +42,14 @@ export function redisHealthCheck(port: number): string[] {
  *
  * Each Redis node keeps its RDB and AOF on a named volume, and its live redis.conf there too: on a
  * failover Sentinel has the nodes rewrite their config (REPLICAOF + CONFIG REWRITE), and the rewritten
- * role must survive a restart of the container. Each Sentinel likewise rewrites its sentinel.conf in
- * its data directory. The rendered files are uploaded as templates; at every start redis-start.sh
- * (shared with the Kubernetes pods) writes the live file from the template and the role the
- * Sentinels name, so a re-created container (a changed file) rejoins as what the stack has now.
+ * role must survive a restart of the container. Each Sentinel likewise rewrites its sentinel.conf (the
+ * current master after a failover, its epochs) in its data directory, on a named volume of its own:
+ * when every container starts at once (a reboot of the host) no one answers anybody, and
+ * redis-start.sh then has each Sentinel monitor the master it saved there rather than pod 0. The
+ * image's anonymous /data volume would survive a restart but not a re-created container. The rendered
+ * files are uploaded as templates; at every start redis-start.sh (shared with the Kubernetes pods)
+ * writes the live file from the template and the role the Sentinels name, so a re-created container
+ * (a changed file) rejoins as what the stack has now.
  */
 export class RedisTier extends pulumi.ComponentResource {
   public readonly nodes: docker.Container[];
@@ -117,6 +121,8 @@ export class RedisTier extends pulumi.ComponentResource {
     });
 
     this.sentinels = spec.sentinel.instances.map((sentinel) => {
+      const volume = dataVolume(`${name}-${sentinel.name}-data`, spec, sentinel, this);
+      this.volumes.push(volume);
       const template = `${START_DIR}/sentinel.conf`;
       return serviceContainer(
         `${name}-${sentinel.name}`,
@@ -135,7 +141,7 @@ export class RedisTier extends pulumi.ComponentResource {
           env: {
             ...discovery,
             SENTINEL_CONFIG_TEMPLATE: template,
-            // Sentinel rewrites its own file: in its (writable) data directory.
+            // Sentinel rewrites its own file, and the next start reads it back: on the data volume.
             SENTINEL_CONFIG_FILE: sentinelConfPath(sentinel),
             SENTINEL_ANNOUNCE_HOST: sentinel.host,
             SENTINEL_PORT: String(sentinel.port),
@@ -144,6 +150,7 @@ export class RedisTier extends pulumi.ComponentResource {
           healthcheck: redisHealthCheck(sentinel.port),
           memoryMb: args.memoryMb.sentinel,
           log: args.log,
+          volumes: [{ volumeName: volume.name, containerPath: sentinel.dataDir }],
         },
         { parent: this },
       );

@@ -39,6 +39,11 @@ export const RESTORE_SCRIPT_PATH = join(__dirname, '..', 'scripts', 'redis-resto
 const TEMPLATE_DIR = '/etc/evergreen';
 /** Memory-backed emptyDir for the rendered redis.conf (it holds the passwords once rendered). */
 const REDIS_RUN_DIR = '/run/redis';
+/**
+ * Size of each Sentinel's volume claim: its sentinel.conf, a few kilobytes (provisioners with a larger
+ * minimum round it up).
+ */
+const SENTINEL_STORAGE = '64Mi';
 
 /**
  * redis.conf template for every Redis pod: the model's redis.conf rendered with placeholder secrets.
@@ -69,10 +74,12 @@ function podHost(spec: StackSpec, service: string): string {
  * StatefulSet of `sentinel.count`), each behind a headless Service that gives every pod a stable DNS
  * name, with a redis_exporter sidecar per pod, PodDisruptionBudgets and anti-affinity.
  *
- * Both run scripts/redis-start.sh: a Redis pod asks the Sentinels for the current master, else the
- * other nodes, and otherwise makes pod 0 the master, so a restarted former master rejoins as a replica;
- * a Sentinel copies its config to a writable volume (Sentinel rewrites it) and monitors the master its
- * peers (or the Redis nodes) name. Each pod gets only the passwords its template has placeholders for.
+ * Both run scripts/redis-start.sh: a Redis pod asks the Sentinels for the current master (for a while
+ * if none answers yet), else the other nodes, and otherwise makes pod 0 the master, so a restarted
+ * former master rejoins as a replica; a Sentinel writes its config to its own volume claim (Sentinel
+ * rewrites it) and monitors the master its peers (or the Redis nodes) name, else the master it saved
+ * there in its previous run, so that a restart of every pod at once does not fall back to a pod 0 that
+ * may have missed writes. Each pod gets only the passwords its template has placeholders for.
  */
 export class RedisChart extends Chart {
   readonly redis: kplus.StatefulSet;
@@ -246,7 +253,6 @@ export class RedisChart extends Chart {
         { name: 'metrics', port: exporterPort, targetPort: exporterPort },
       ],
     });
-    const sentinelData = scratchVolume(this, 'sentinel-data', 'data', true);
     const sentinelTemplates = kplus.Volume.fromConfigMap(this, 'sentinel-templates', config, {
       name: 'templates',
       defaultMode: 0o444,
@@ -264,7 +270,7 @@ export class RedisChart extends Chart {
       securityContext: restrictedPod(runAs),
       automountServiceAccountToken: false,
       terminationGracePeriod: Duration.seconds(10),
-      volumes: [sentinelTemplates, sentinelData],
+      volumes: [sentinelTemplates],
       containers: [
         {
           name: 'sentinel',
@@ -282,11 +288,8 @@ export class RedisChart extends Chart {
           },
           resources: containerResources(manifest.resources.sentinel),
           securityContext: restrictedContainer(runAs),
-          volumeMounts: [
-            { path: TEMPLATE_DIR, volume: sentinelTemplates, readOnly: true },
-            // Sentinel rewrites its config at run time: a writable copy, in memory (it holds passwords).
-            { path: spec.sentinel.dataDir, volume: sentinelData },
-          ],
+          // The data directory (sentinel.conf) is the volume claim added below.
+          volumeMounts: [{ path: TEMPLATE_DIR, volume: sentinelTemplates, readOnly: true }],
           readiness: kplus.Probe.fromCommand(cliProbe(spec.sentinel.port, 'ping'), probeTiming(5)),
           liveness: kplus.Probe.fromCommand(cliProbe(spec.sentinel.port, 'ping'), probeTiming(10, 6)),
           startup: kplus.Probe.fromCommand(cliProbe(spec.sentinel.port, 'ping'), probeTiming(2, 30)),
@@ -297,6 +300,18 @@ export class RedisChart extends Chart {
     this.sentinel.select(kplus.LabelSelector.of({ labels: selectorLabels(stack, 'sentinel') }));
     selectPods(sentinelService, selectorLabels(stack, 'sentinel'));
     this.spreadOverNodes(this.sentinel, 'sentinel');
+    // Sentinel rewrites its sentinel.conf at run time (the current master after a failover, its epochs)
+    // and the start-up script reads it back at the next start: on a volume that outlives the pod. An
+    // emptyDir would not: it is gone when the pod is re-created (a rollout, an eviction, a whole-cluster
+    // restart), and Sentinels that all start fresh fall back to pod 0. The file holds the Sentinel's
+    // passwords, like the Redis nodes' data holds the store's; only this pod mounts its claim.
+    addVolumeClaimTemplate(this.sentinel, {
+      name: 'data',
+      size: SENTINEL_STORAGE,
+      storageClassName: manifest.storageClassName,
+      labels: sentinelLabels,
+      mounts: [{ container: 0, path: spec.sentinel.dataDir }],
+    });
     hardenPodTemplate(this.sentinel);
     ApiObject.of(sentinelService).addJsonPatch(JsonPatch.add('/spec/publishNotReadyAddresses', true));
     podDisruptionBudget(this, 'sentinel-budget', {

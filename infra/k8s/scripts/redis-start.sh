@@ -9,11 +9,21 @@
 # Both modes first copy the rendered config template to a writable file, replacing every __SECRET_NAME__
 # placeholder with the value of the environment variable NAME (filled from a Kubernetes Secret), so that no
 # secret is ever stored in a ConfigMap. Then they find the current master:
-#   redis:    ask the Sentinels; if none answers, ask the other Redis nodes which one is a master; if
-#             none is, the bootstrap node (pod 0) is the master. A node the Sentinels do not name as
-#             master starts as a replica of the master they name, so a former master restarted after a
-#             failover rejoins as a replica (also while the Sentinels are down: the nodes know).
-#   sentinel: ask the other Sentinels; else ask the Redis nodes which one is a master; else the bootstrap node.
+#   redis:    ask the Sentinels; if none answers, ask them again, every 0.2 s, for up to
+#             REDIS_SENTINEL_WAIT_SECONDS; only then ask the other Redis nodes which one is a master;
+#             if none is, the bootstrap node (pod 0) is the master. Whenever a Sentinel answers, the
+#             node takes the role it names: a node the Sentinels do not name as master starts as a
+#             replica of the one they name, so a former master restarted after a failover rejoins as a
+#             replica (also while the Sentinels are down: the nodes know).
+#   sentinel: ask the other Sentinels; else ask the Redis nodes which one is a master; else the master
+#             this Sentinel last knew (the `sentinel monitor` line of the config it wrote in its previous
+#             run, which Sentinel rewrites on a failover); only a fresh Sentinel (no saved config) takes
+#             the bootstrap node.
+# Why the wait and the saved config: when every node and every Sentinel restart at once (a reboot of
+# the Docker host, a whole-cluster restart) no one answers anybody at first. Falling back to pod 0 then
+# would make a pod 0 that missed writes (it was down while another node was master) the master, and the
+# others would resynchronise from it: those writes would be gone from every node. Instead the Sentinels
+# come up within seconds and name the master they had saved, and the nodes, still asking, follow them.
 #
 # Environment (both modes):
 #   REDIS_MASTER_NAME            Sentinel master group name
@@ -29,8 +39,16 @@
 #   REDIS_CONFIG_TEMPLATE, REDIS_CONFIG_FILE  template (read-only) and the file written and run
 #   REDIS_ANNOUNCE_HOST, REDIS_PORT           how the other nodes and the Sentinels reach this node
 #   REDIS_ADDRESSES              host:port of every Redis node (asked when no Sentinel answers)
+#   REDIS_SENTINEL_WAIT_SECONDS  how long to keep asking the Sentinels when none answers at first, before
+#                                the node falls back to the other nodes and to the bootstrap node (0: no
+#                                wait); the last round may overrun it by a question's timeout per Sentinel
+#                                that does not reply. Every start with every Sentinel down (first start,
+#                                Sentinels stopped) is this much slower. @default 30
 # sentinel mode:
-#   SENTINEL_CONFIG_TEMPLATE, SENTINEL_CONFIG_FILE
+#   SENTINEL_CONFIG_TEMPLATE     template (read-only)
+#   SENTINEL_CONFIG_FILE         the file written and run; Sentinel rewrites it at run time (current
+#                                master, epochs), so it must be on a volume that survives a restart: the
+#                                next start reads the master and the epochs it saved
 #   SENTINEL_ANNOUNCE_HOST, SENTINEL_PORT     how the other Sentinels and the clients reach this Sentinel
 set -eu
 
@@ -41,6 +59,7 @@ need() { eval "v=\${$1:-}"; [ -n "$v" ] || fail "environment variable $1 is not 
 CLI=${REDIS_CLI:-redis-cli}
 SERVER=${REDIS_SERVER:-redis-server}
 QUERY_TIMEOUT=${REDIS_QUERY_TIMEOUT_SECONDS:-3}
+SENTINEL_WAIT=${REDIS_SENTINEL_WAIT_SECONDS:-30}
 
 # render TEMPLATE OUT: copy TEMPLATE to OUT replacing __SECRET_NAME__ with $NAME; a missing variable is an error.
 # awk (not sed) so that a password may hold any character but a newline.
@@ -67,7 +86,7 @@ ask() {
     "$CLI" --no-auth-warning --raw --user "$REDIS_QUERY_USER" -h "$h" -p "$p" "$@" 2>/dev/null
 }
 
-is_port() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
+is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 
 # master_from_sentinels [SKIP_ADDRESS]: prints "host port" of the master named by the first Sentinel that knows it.
 master_from_sentinels() {
@@ -76,11 +95,25 @@ master_from_sentinels() {
     reply=$(ask "${addr%:*}" "${addr##*:}" SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME") || continue
     mh=$(echo "$reply" | sed -n 1p)
     mp=$(echo "$reply" | sed -n 2p)
-    if [ -n "$mh" ] && is_port "$mp"; then
+    if [ -n "$mh" ] && is_uint "$mp"; then
       log "sentinel $addr names $mh:$mp as master"
       echo "$mh $mp"
       return 0
     fi
+  done
+  return 1
+}
+
+# master_from_sentinels_within SECONDS: asks the Sentinels again, every 0.2 s, until one names a master or
+# SECONDS have passed. Often: the Sentinels start pinging the master they name as soon as they are up,
+# and one that stays silent longer than down-after-milliseconds is failed over (sleep falls back to
+# whole seconds where it takes no fraction, which POSIX does not require).
+master_from_sentinels_within() {
+  deadline=$(($(date +%s) + $1))
+  log "no sentinel answers: asking them again for up to $1 s"
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    sleep 0.2 2>/dev/null || sleep 1
+    master_from_sentinels && return 0
   done
   return 1
 }
@@ -114,8 +147,12 @@ redis)
   need REDIS_CONFIG_FILE
   need REDIS_ANNOUNCE_HOST
   need REDIS_PORT
+  is_uint "$SENTINEL_WAIT" || fail "REDIS_SENTINEL_WAIT_SECONDS must be a whole number of seconds, not '$SENTINEL_WAIT'"
   render "$REDIS_CONFIG_TEMPLATE" "$REDIS_CONFIG_FILE.rendered"
+  # The Sentinels first, and for a while: on a restart of everything they are the ones that know (their
+  # saved config) and they come up within seconds; the nodes know nothing until one of them has decided.
   if master=$(master_from_sentinels); then :
+  elif [ "$SENTINEL_WAIT" -gt 0 ] && master=$(master_from_sentinels_within "$SENTINEL_WAIT"); then :
   elif master=$(master_from_nodes "$REDIS_ANNOUNCE_HOST:$REDIS_PORT"); then :
   else
     master="$REDIS_BOOTSTRAP_MASTER_HOST $REDIS_BOOTSTRAP_MASTER_PORT"
@@ -146,17 +183,41 @@ sentinel)
   need SENTINEL_CONFIG_FILE
   need SENTINEL_ANNOUNCE_HOST
   need SENTINEL_PORT
+  # What this Sentinel saved in its previous run (none on a first start): the master it last monitored,
+  # and its epochs.
+  saved=""
+  if [ -f "$SENTINEL_CONFIG_FILE" ]; then
+    saved=$(awk -v name="$REDIS_MASTER_NAME" '
+      tolower($1) == "sentinel" && tolower($2) == "monitor" && $3 == name && $5 ~ /^[0-9]+$/ { print $4, $5; exit }' \
+      "$SENTINEL_CONFIG_FILE") || saved=""
+  fi
   render "$SENTINEL_CONFIG_TEMPLATE" "$SENTINEL_CONFIG_FILE.rendered"
   if master=$(master_from_sentinels "$SENTINEL_ANNOUNCE_HOST:$SENTINEL_PORT"); then :
   elif master=$(master_from_nodes); then :
+  elif [ -n "$saved" ]; then
+    master=$saved
+    log "neither a sentinel nor a redis node names a master: $master, the master this sentinel last knew (its saved config)"
   else
     master="$REDIS_BOOTSTRAP_MASTER_HOST $REDIS_BOOTSTRAP_MASTER_PORT"
-    log "neither a sentinel nor a redis node names a master: bootstrap node $master"
+    log "neither a sentinel nor a redis node names a master and there is no saved config: bootstrap node $master"
   fi
   log "monitoring $master as $REDIS_MASTER_NAME"
-  # Point the monitor line at the master found, drop state a previous run wrote (the Sentinel rediscovers
-  # replicas and peers) and announce this Sentinel's own address. The config is written to a writable
-  # volume because Sentinel rewrites it at run time.
+  # Epochs carried over from the saved config. current-epoch and leader-epoch: Sentinel saves its vote
+  # before it answers one, so that after a restart it does not vote a second time in the same epoch (two
+  # leaders, two failovers). config-epoch, only when it still monitors the master it saved: it is the
+  # version of that master's address, so a Sentinel that missed a failover adopts the newer address the
+  # others announce (a higher config-epoch) instead of all staying at 0 and never agreeing.
+  epochs=""
+  if [ -f "$SENTINEL_CONFIG_FILE" ]; then
+    epochs=$(awk -v name="$REDIS_MASTER_NAME" -v same="$([ "$master" = "$saved" ] && echo 1 || echo 0)" '
+      tolower($1) != "sentinel" { next }
+      tolower($2) == "current-epoch" && $3 ~ /^[0-9]+$/ { print "sentinel current-epoch " $3 }
+      tolower($2) == "leader-epoch" && $3 == name && $4 ~ /^[0-9]+$/ { print "sentinel leader-epoch " name " " $4 }
+      tolower($2) == "config-epoch" && $3 == name && $4 ~ /^[0-9]+$/ && same == 1 { print "sentinel config-epoch " name " " $4 }' \
+      "$SENTINEL_CONFIG_FILE") || epochs=""
+  fi
+  # Point the monitor line at the master found, drop the rest of the state a previous run wrote (the
+  # Sentinel rediscovers replicas and peers) and announce this Sentinel's own address.
   awk -v name="$REDIS_MASTER_NAME" -v master="$master" '
     BEGIN { split(master, m, " ") }
     tolower($1) == "sentinel" && tolower($2) == "monitor" && $3 == name { $4 = m[1]; $5 = m[2]; print; next }
@@ -170,6 +231,7 @@ sentinel)
     echo "# added by redis-start.sh"
     echo "sentinel announce-ip $SENTINEL_ANNOUNCE_HOST"
     echo "sentinel announce-port $SENTINEL_PORT"
+    [ -z "$epochs" ] || echo "$epochs"
   } >> "$SENTINEL_CONFIG_FILE.tmp"
   chmod 600 "$SENTINEL_CONFIG_FILE.tmp"
   mv "$SENTINEL_CONFIG_FILE.tmp" "$SENTINEL_CONFIG_FILE"

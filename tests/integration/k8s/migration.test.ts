@@ -44,6 +44,8 @@ async function startPod(dataDir: string, scriptDir: string): Promise<ManagedProc
       REDIS_PORT: String(podPort),
       REDIS_CONFIG_TEMPLATE: pods.templateIn('redis.conf.template', dataDir),
       REDIS_CONFIG_FILE: join(scriptDir, 'redis.conf'),
+      // No Sentinel here: wait for one only briefly (30 s in the pod) before the pod is the master.
+      REDIS_SENTINEL_WAIT_SECONDS: '1',
       REDIS_SERVER: 'redis-server',
       REDIS_CLI: 'redis-cli',
     },

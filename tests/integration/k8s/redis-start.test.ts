@@ -7,10 +7,11 @@
  * Scenarios: first start (no Sentinel answers: pod 0 is master, the others replicate it), restart of a
  * replica, failover and restart of the former master (it must rejoin as a replica of the new master),
  * restart of a Sentinel after the failover (it must monitor the new master), restart of a node while
- * every Sentinel is down, every node killed and restarted at once after a failover (together, with the
- * master last, and with the Sentinels too: one master the Sentinels name, no data lost), and a missing
- * secret. Along the way the pods' exec probes, the exporter sidecars and the API (built; `npm run
- * build`) run with the env the manifests give them.
+ * every Sentinel is down (after the node has asked the Sentinels for REDIS_SENTINEL_WAIT_SECONDS), every
+ * node killed and restarted at once after a failover (together, with the master last, with the Sentinels
+ * too, and with the Sentinels too while pod 0 is not the master and has missed writes: one master the
+ * Sentinels name, no data lost), and a missing secret. Along the way the pods' exec probes, the exporter
+ * sidecars and the API (built; `npm run build`) run with the env the manifests give them.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -40,6 +41,13 @@ let sentinelPorts: number[];
 const redis = new Map<number, ManagedProcess>();
 const sentinels = new Map<number, ManagedProcess>();
 
+/**
+ * How long a node keeps asking the Sentinels when none answers (REDIS_SENTINEL_WAIT_SECONDS, 30 s in the
+ * pods): long enough for loopback Sentinels started beside the nodes to come up, short enough that the
+ * scenarios without any Sentinel (first start, Sentinels down) take seconds, not half a minute each.
+ */
+const SENTINEL_WAIT_SECONDS = 5;
+
 const local = (port: number): RedisEndpoint => ({ host: '127.0.0.1', port });
 const addresses = (ports: readonly number[]) => ports.map((p) => `127.0.0.1:${p}`).join(',');
 
@@ -57,6 +65,7 @@ async function startRedis(i: number): Promise<ManagedProcess> {
     REDIS_PORT: String(port),
     REDIS_CONFIG_TEMPLATE: templateFor('redis.conf.template', join(dir, 'data')),
     REDIS_CONFIG_FILE: join(dir, 'redis.conf'),
+    REDIS_SENTINEL_WAIT_SECONDS: String(SENTINEL_WAIT_SECONDS),
     REDIS_SERVER: 'redis-server',
     REDIS_CLI: 'redis-cli',
   };
@@ -119,6 +128,24 @@ async function sentinelsAgreeOn(): Promise<number | undefined> {
   return ports.size === 1 && only !== undefined && !Number.isNaN(only) ? only : undefined;
 }
 
+/**
+ * Waits until every Sentinel knows `master` (by default the one they name), both replicas and its 2 peers.
+ * Sentinel learns replicas from the master's INFO (every 10 s) and peers from their hellos: right after
+ * a Sentinel starts, a failover would leave a replica it does not know yet behind, on the old master.
+ */
+async function everySentinelKnowsAll(master?: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const all = await Promise.all(
+        sentinelPorts.map(async (port) => pairsToRecord(await redisCall(local(port), admin, 'SENTINEL', 'MASTER', MASTER))),
+      );
+      const port = master ?? Number(all[0]?.port);
+      return all.every((m) => Number(m.port) === port && m['num-slaves'] === '2' && m['num-other-sentinels'] === '2');
+    },
+    { what: 'every Sentinel to know the master, 2 replicas and 2 peers', timeoutMs: 30_000, intervalMs: 250 },
+  );
+}
+
 /** Size of a process's log so far: what it writes after this is what a step caused. */
 function logSize(process: ManagedProcess): number {
   return statSync(process.logFile).size;
@@ -135,13 +162,16 @@ function diagnostics(from: ReadonlyMap<number, number>): string {
   return sections.join('\n');
 }
 
-/** Writes 50 keys on `master`, waits until every node holds them and their AOF has been fsynced. */
-async function writeAndPersist(master: number, prefix: string): Promise<string[]> {
+/**
+ * Writes 50 keys on `master`, waits until every node of `holders` (default: every node) holds them and
+ * their AOF has been fsynced.
+ */
+async function writeAndPersist(master: number, prefix: string, holders: readonly number[] = redisPorts): Promise<string[]> {
   const keys = Array.from({ length: 50 }, (_, i) => `${prefix}:${i}`);
   for (const key of keys) await redisCall(local(master), admin, 'SET', key, key);
   await waitFor(
     async () => {
-      const counts = await Promise.all(redisPorts.map((p) => redisCall(local(p), admin, 'EXISTS', ...keys)));
+      const counts = await Promise.all(holders.map((p) => redisCall(local(p), admin, 'EXISTS', ...keys)));
       return counts.every((c) => c === keys.length);
     },
     { what: 'every node to hold the keys written', timeoutMs: 15_000 },
@@ -202,15 +232,7 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
 
   it('Sentinels copy their config to a writable file and monitor the master with both replicas and their peers', async () => {
     for (const i of [0, 1, 2]) await startSentinel(i);
-    await waitFor(
-      async () => {
-        const all = await Promise.all(
-          sentinelPorts.map(async (port) => pairsToRecord(await redisCall(local(port), admin, 'SENTINEL', 'MASTER', MASTER))),
-        );
-        return all.every((m) => Number(m.port) === redisPorts[0] && m['num-slaves'] === '2' && m['num-other-sentinels'] === '2');
-      },
-      { what: 'every Sentinel to know the master, 2 replicas and 2 peers', timeoutMs: 30_000, intervalMs: 250 },
-    );
+    await everySentinelKnowsAll(redisPorts[0]);
   });
 
   it("the pods' exec probes (from the manifests) pass against the running master, replicas and Sentinels", () => {
@@ -355,6 +377,7 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
       what: 'redis-0 to rejoin the master the other nodes name',
       timeoutMs: 20_000,
     });
+    expect(restarted.logTail(50)).toMatch(/no sentinel answers: asking them again for up to \d+ s/);
     expect(restarted.logTail(50)).toMatch(/redis node 127\.0\.0\.1:\d+ reports role:master/);
     const roles = await Promise.all(redisPorts.map((p) => roleOf(p)));
     expect(roles.filter((r) => r === 'master')).toHaveLength(1);
@@ -369,19 +392,45 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
   // and the master takes writes again. When the master is down longer than down-after-milliseconds
   // (it comes back last), Sentinel legitimately promotes a replica that is already back (the replicas
   // started as replicas of the master the Sentinels named; one never linked reports
-  // master_link_down_since_seconds -1, which Sentinel takes as fresh). When the Sentinels restart too, no
-  // one answers the nodes and every node and Sentinel takes the start script's fallback, pod 0: one
-  // master, and no data lost here because every node held the same data (a pod 0 that had missed writes
-  // would take them away: the fallback cannot know).
+  // master_link_down_since_seconds -1, which Sentinel takes as fresh). When the Sentinels restart too
+  // (a reboot of the Docker host, a whole-cluster restart), no one answers anybody at first: the nodes
+  // keep asking the Sentinels (REDIS_SENTINEL_WAIT_SECONDS) and each Sentinel monitors the master its
+  // own saved config names, not the bootstrap node pod 0. The last variant is the case where that
+  // matters: pod 0 is not the master and missed writes while it was down; taking pod 0 would take
+  // those writes away from every node.
   it.each([
-    { what: 'all nodes at the same moment', lateMs: 0, sentinelsToo: false },
-    { what: 'the master last, 1.5 s after the replicas (while the Sentinels decide)', lateMs: 1_500, sentinelsToo: false },
-    { what: 'the master last, 3 s after the replicas (longer than down-after-milliseconds)', lateMs: 3_000, sentinelsToo: false },
-    { what: 'every node and every Sentinel at the same moment, as on a host restart', lateMs: 0, sentinelsToo: true },
-  ])('every node killed and started again ($what): one master the Sentinels name, the others its replicas, no data lost', async ({ lateMs, sentinelsToo }) => {
-    const masterBefore = (await sentinelsAgreeOn()) as number;
-    const keys = await writeAndPersist(masterBefore, `all-restart:${lateMs}:${String(sentinelsToo)}`);
-    const logsFrom = new Map([...sentinels].map(([i, p]) => [i, sentinelsToo ? 0 : logSize(p)]));
+    { what: 'all nodes at the same moment', lateMs: 0, sentinelsToo: false, stalePod0: false },
+    { what: 'the master last, 1.5 s after the replicas (while the Sentinels decide)', lateMs: 1_500, sentinelsToo: false, stalePod0: false },
+    { what: 'the master last, 3 s after the replicas (longer than down-after-milliseconds)', lateMs: 3_000, sentinelsToo: false, stalePod0: false },
+    { what: 'every node and every Sentinel at the same moment, as on a host restart', lateMs: 0, sentinelsToo: true, stalePod0: false },
+    {
+      what: 'every node and every Sentinel at the same moment, the master not pod 0 and pod 0 down while keys were written',
+      lateMs: 0,
+      sentinelsToo: true,
+      stalePod0: true,
+    },
+  ])('every node killed and started again ($what): one master the Sentinels name, the others its replicas, no data lost', async ({ lateMs, sentinelsToo, stalePod0 }) => {
+    const pod0 = redisPorts[0] as number;
+    let logsFrom = new Map([...sentinels].map(([i, p]) => [i, logSize(p)]));
+    let masterBefore = (await sentinelsAgreeOn()) as number;
+    if (stalePod0 && masterBefore === pod0) {
+      // Move the master away from pod 0 the way an operator (or a failure) would, once every Sentinel
+      // knows every replica (they have just restarted).
+      await everySentinelKnowsAll(masterBefore);
+      await expect(redisCall(local(sentinelPorts[0] as number), admin, 'SENTINEL', 'FAILOVER', MASTER)).resolves.toBe('OK');
+      masterBefore = await waitFor(
+        async () => {
+          const port = await sentinelsAgreeOn();
+          return port !== undefined && port !== pod0 ? port : undefined;
+        },
+        { what: 'the Sentinels to fail over away from pod 0', timeoutMs: 30_000, intervalMs: 250 },
+      );
+      expect(await oneMasterTheSentinelsName(() => diagnostics(logsFrom))).toBe(masterBefore);
+    }
+    if (stalePod0) await redis.get(0)?.kill();
+    const holders = stalePod0 ? redisPorts.filter((p) => p !== pod0) : redisPorts;
+    const keys = await writeAndPersist(masterBefore, `all-restart:${lateMs}:${String(sentinelsToo)}:${String(stalePod0)}`, holders);
+    logsFrom = new Map([...sentinels].map(([i, p]) => [i, sentinelsToo ? 0 : logSize(p)]));
 
     await Promise.all([...redis.values(), ...(sentinelsToo ? sentinels.values() : [])].map((p) => p.kill()));
     const first = [0, 1, 2].filter((i) => lateMs === 0 || redisPorts[i] !== masterBefore);
@@ -397,6 +446,13 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
       expect({ port, lost: keys.filter((k, i) => values[i] !== k) }).toEqual({ port, lost: [] });
     }
     await expect(redisCall(local(master), admin, 'SET', 'all-restart:after', 'written')).resolves.toBe('OK');
+    if (sentinelsToo) {
+      // The first Sentinel to decide had no peer and no master node to ask: it took its saved config.
+      const sentinelLogs = [...sentinels.values()].map((p) => p.logTail(200)).join('\n');
+      expect(sentinelLogs).toMatch(/the master this sentinel last knew \(its saved config\)/);
+      // And the restarted Sentinels find both replicas and their peers again (what a next failover needs).
+      await everySentinelKnowsAll(master);
+    }
   });
 
   it('refuses to start when a secret the template needs is missing, naming it', async () => {

@@ -230,13 +230,17 @@ describe('the default stack', () => {
     }
   });
 
-  test('keeps Redis, Prometheus, Alertmanager and Grafana data on named volumes', () => {
+  test('keeps Redis, Sentinel, Prometheus, Alertmanager and Grafana data on named volumes', () => {
     const volumes = resourcesOfType(program, VOLUME_TYPE).map((v) => v.inputs.name as string);
     expect(volumes.sort()).toEqual(
-      ['redis-0', 'redis-1', 'redis-2', 'prometheus', 'alertmanager', 'grafana'].map((n) => `evergreen-${n}-data`).sort(),
+      ['redis-0', 'redis-1', 'redis-2', 'sentinel-0', 'sentinel-1', 'sentinel-2', 'prometheus', 'alertmanager', 'grafana']
+        .map((n) => `evergreen-${n}-data`)
+        .sort(),
     );
     const mounts = (instance: string) => inputsOf(containerOf(program, instance)).volumes;
     expect(mounts('redis-1')).toEqual([{ volumeName: 'evergreen-redis-1-data', containerPath: '/data' }]);
+    // The Sentinel's rewritten sentinel.conf (SENTINEL_CONFIG_FILE=/data/sentinel.conf), read back at its next start.
+    expect(mounts('sentinel-2')).toEqual([{ volumeName: 'evergreen-sentinel-2-data', containerPath: '/data' }]);
     expect(mounts('prometheus')).toEqual([{ volumeName: 'evergreen-prometheus-data', containerPath: '/prometheus' }]);
     expect(mounts('alertmanager')).toEqual([{ volumeName: 'evergreen-alertmanager-data', containerPath: '/alertmanager' }]);
     expect(mounts('grafana')).toEqual([{ volumeName: 'evergreen-grafana-data', containerPath: '/var/lib/grafana' }]);

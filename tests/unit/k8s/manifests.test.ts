@@ -171,6 +171,17 @@ describe('synthesized manifests', () => {
     expect(problems).toEqual([]);
   });
 
+  it("keeps each Sentinel's rewritten config on a volume claim of its own, which outlives the pod", () => {
+    const sentinel = workloads(defaults.objects).find((w) => w.name === 'sentinel');
+    expect(sentinel?.claimTemplates.map((c) => c.metadata.name)).toEqual(['data']);
+    const [container] = sentinel ? containers(sentinel.pod) : [];
+    const file = container?.env?.find((e) => e.name === 'SENTINEL_CONFIG_FILE')?.value;
+    expect(file).toBe(`${defaults.spec.sentinel.dataDir}/sentinel.conf`);
+    expect(container?.volumeMounts).toEqual(expect.arrayContaining([{ name: 'data', mountPath: defaults.spec.sentinel.dataDir }]));
+    // Not an emptyDir (gone with the pod): no pod volume mounted there.
+    expect((sentinel?.pod.volumes ?? []).map((v) => v.name)).not.toContain('data');
+  });
+
   it('runs the API with readiness on /readyz and liveness on /healthz, scaled 2–10 by CPU', () => {
     const api = workloads(defaults.objects).find((w) => w.name === 'api');
     const container = api?.pod.containers[0];
