@@ -569,9 +569,8 @@ const NOSCRIPT = /^NOSCRIPT/;
  * Corks `client`'s socket until the end of this turn of the event loop — setImmediate: after the I/O callbacks in
  * which Node read this turn's requests — then runs `atEnd` (which may send a last command) and uncorks: whatever
  * the turn's requests sent on the connection in between leaves in one socket write; `atEnd` is told whether that
- * connection is still up. `result` settles as
- * `atEnd`'s promise does (rejected if `atEnd` throws, so that no one waits on it forever); `end` ends the turn's
- * cork at once (and only once).
+ * connection is still up. `result` settles as `atEnd`'s promise does (rejected if `atEnd` throws, so that no one
+ * waits on it forever); `end` ends the turn's cork at once (and only once).
  */
 function corkForTurn<T>(client: Redis, atEnd: (connected: boolean) => Promise<T>): { readonly result: Promise<T>; readonly end: () => void } {
   // the socket corked now: ioredis may have replaced it by the end of the turn (a reconnect)
