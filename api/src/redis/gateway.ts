@@ -228,16 +228,6 @@ function withinFenceDeadline<T>(work: Promise<T>): Promise<T | null> {
   return Promise.race([work.catch(() => null), deadline]).finally(() => clearTimeout(timer));
 }
 
-/** An HGETALL reply (object, or flat field/value array) → object. */
-function toHash(reply: unknown): Record<string, string> {
-  if (Array.isArray(reply)) {
-    const out: Record<string, string> = {};
-    for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
-    return out;
-  }
-  return (reply ?? {}) as Record<string, string>;
-}
-
 /** Parses a ROLE reply: master → its replication offset; replica → its processed offset and link state. */
 export function parseRole(reply: unknown): { role: 'master'; offset: number } | { role: 'slave'; state: string; offset: number } | undefined {
   if (!Array.isArray(reply)) return undefined;
@@ -481,7 +471,7 @@ export class RedisGateway {
           const reply = await withinFenceDeadline(data);
           if (reply !== null) {
             this.metrics.redisReads.labels('replica').inc();
-            return toHash(reply);
+            return reply;
           }
         }
       }

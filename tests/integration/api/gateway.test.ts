@@ -40,8 +40,22 @@ async function apiConnection(node: { host: string; port: number }): Promise<Redi
   return c;
 }
 
-function gatewayOver(master: Redis, waitReplicas: number, waitTimeoutMs = 1000): RedisGateway {
-  return new RedisGateway(master, undefined, new ApiMetrics(false), pino({ level: 'silent' }), { waitReplicas, waitTimeoutMs });
+/** A gateway writing on `master` (or on `more.writers`), reading from `more.replica` if given, logging nothing. */
+function gatewayOver(
+  master: Redis,
+  waitReplicas: number,
+  waitTimeoutMs = 1000,
+  more: { readonly replica?: Redis; readonly metrics?: ApiMetrics; readonly writers?: readonly Redis[] } = {},
+): RedisGateway {
+  const metrics = more.metrics ?? new ApiMetrics(false);
+  return new RedisGateway(master, more.replica, metrics, pino({ level: 'silent' }), { waitReplicas, waitTimeoutMs }, undefined, more.writers);
+}
+
+/** Destroys `c`'s socket as a network failure would; resolves when ioredis has reconnected. */
+function dropConnection(c: Redis): Promise<unknown> {
+  const reconnected = once(c, 'ready');
+  (c.stream as unknown as { destroy(): void }).destroy();
+  return reconnected;
 }
 
 /**
@@ -164,7 +178,7 @@ describe('RedisGateway', () => {
     it("the next turn's batch goes to a connection without a WAIT in flight, not behind the blocked one", async () => {
       const second = await apiConnection(await topology.currentMaster());
       const writers = [client, second];
-      const gateway = new RedisGateway(client, undefined, new ApiMetrics(false), pino({ level: 'silent' }), { waitReplicas: 1, waitTimeoutMs: 5000 }, undefined, writers);
+      const gateway = gatewayOver(client, 1, 5000, { writers });
       const users = new UserStore(gateway);
       const create = (i: number) => users.create({ name: `W${i}`, email: `w${i}.${Date.now()}.${Math.random()}@example.com` });
       const replicaProcess = topology.redisProcess(replicaPort);
@@ -195,8 +209,7 @@ describe('RedisGateway', () => {
       const users = new UserStore(gateway);
       const email = () => `lost.${Date.now()}.${Math.random()}@example.com`;
       const writes = [0, 1, 2].map((i) => users.create({ name: `L${i}`, email: email() }).then(() => 'created', (e: unknown) => e));
-      const reconnected = once(lost, 'ready');
-      (lost.stream as unknown as { destroy(): void }).destroy();
+      const reconnected = dropConnection(lost);
       for (const outcome of await Promise.all(writes)) {
         expect(outcome).toBeInstanceOf(ServiceUnavailableError);
         expect((outcome as Error).message).toMatch(/unavailable \(connection\)/); // at once, not at the command timeout
@@ -283,7 +296,7 @@ describe('RedisGateway', () => {
   describe('ReadFence', () => {
     it('the reads of one turn share one ROLE on the master and one on the replica, and leave in one write to the replica', async () => {
       const metrics = new ApiMetrics(false);
-      const gateway = new RedisGateway(client, replica, metrics, pino({ level: 'silent' }), { waitReplicas: 1, waitTimeoutMs: 1000 });
+      const gateway = gatewayOver(client, 1, 1000, { replica, metrics });
       const products = new ProductStore(gateway);
       const created = await Promise.all(Array.from({ length: 6 }, (_, i) => products.create({ name: `Pine ${i}`, priceCents: 10 + i, stock: i })));
       const masterRoles = await commandCalls('role');
@@ -307,12 +320,11 @@ describe('RedisGateway', () => {
 
     it('a fence whose master connection is lost during its turn answers every read of the turn 503 (connection)', async () => {
       const master = await apiConnection(await topology.currentMaster());
-      const gateway = new RedisGateway(master, replica, new ApiMetrics(false), pino({ level: 'silent' }), { waitReplicas: 1, waitTimeoutMs: 1000 });
+      const gateway = gatewayOver(master, 1, 1000, { replica });
       const products = new ProductStore(gateway);
       const product = await products.create({ name: 'Rowan', priceCents: 3, stock: 3 });
       const reads = [products.get(product.id), products.get(product.id), products.list({ limit: 5 })].map((r) => r.then(() => 'read', (e: unknown) => e));
-      const reconnected = once(master, 'ready');
-      (master.stream as unknown as { destroy(): void }).destroy();
+      const reconnected = dropConnection(master);
       for (const outcome of await Promise.all(reads)) {
         expect(outcome).toBeInstanceOf(ServiceUnavailableError);
         expect((outcome as Error).message).toMatch(/unavailable \(connection\)/);
@@ -324,8 +336,8 @@ describe('RedisGateway', () => {
     it('a read in the turn after a write was acknowledged sees it, from the master while the replica lags', async () => {
       const metrics = new ApiMetrics(false);
       // the writer does not wait for the replica, so its acknowledged write may be missing there
-      const writer = new ProductStore(new RedisGateway(client, undefined, new ApiMetrics(false), pino({ level: 'silent' }), { waitReplicas: 0, waitTimeoutMs: 1000 }));
-      const reader = new ProductStore(new RedisGateway(client, replica, metrics, pino({ level: 'silent' }), { waitReplicas: 1, waitTimeoutMs: 1000 }));
+      const writer = new ProductStore(gatewayOver(client, 0));
+      const reader = new ProductStore(gatewayOver(client, 1, 1000, { replica, metrics }));
       const product = await writer.create({ name: 'Larch', priceCents: 1, stock: 1 });
       const replicaProcess = topology.redisProcess(replicaPort);
       replicaProcess.signal('SIGSTOP');
