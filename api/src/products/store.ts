@@ -2,7 +2,7 @@ import { NotFoundError } from '../errors';
 import { newId } from '../ids';
 import type { Page } from '../http/common-schema';
 import type { RedisGateway } from '../redis/gateway';
-import { keys } from '../redis/keys';
+import { hashKeyPrefix, keys } from '../redis/keys';
 import { readPage, type PageRequest } from '../redis/pagination';
 import type { CreateProductBody, Product, UpdateProductBody } from './schema';
 
@@ -55,8 +55,9 @@ export class ProductStore {
     return productFromHash(h);
   }
 
-  async list(req: PageRequest): Promise<Page<Product>> {
-    return this.redis.read('list products', (c) => readPage(c, keys.products, 'products', req, 'asc', keys.product, productFromHash));
+  list(req: PageRequest): Promise<Page<Product>> {
+    const source = { index: keys.products, list: 'products', order: 'asc', hashKeyPrefix: hashKeyPrefix.product, fromHash: productFromHash } as const;
+    return readPage(this.redis, 'list products', source, req);
   }
 
   async update(id: string, body: UpdateProductBody): Promise<Product> {

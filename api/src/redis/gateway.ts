@@ -7,28 +7,38 @@ import { ProblemError, ServiceUnavailableError } from '../errors';
 import type { ApiMetrics } from '../ops/metrics';
 import * as scripts from './scripts';
 
-/** One write script: its text, how many of its arguments are KEYS, and the SHA-1 EVALSHA names it by. */
-interface WriteScript {
+/** A Lua script: its text and the SHA-1 that EVALSHA names it by. */
+export interface LuaScript {
   readonly lua: string;
-  readonly numberOfKeys: number;
   readonly sha: string;
 }
 
-function writeScript(lua: string, numberOfKeys: number): WriteScript {
-  return { lua, numberOfKeys, sha: createHash('sha1').update(lua).digest('hex') };
+/** A write script: also how many of its arguments are KEYS. */
+interface WriteScript extends LuaScript {
+  readonly numberOfKeys: number;
+}
+
+function luaScript(lua: string): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
 }
 
 /** The write scripts (redis/scripts.ts), by the name the stores run them with (WriteSession.script). */
 export const WRITE_SCRIPTS = {
-  createUser: writeScript(scripts.CREATE_USER, 3),
-  updateUser: writeScript(scripts.UPDATE_USER, 2),
-  deleteUser: writeScript(scripts.DELETE_USER, 2),
-  createProduct: writeScript(scripts.CREATE_PRODUCT, 2),
-  updateProduct: writeScript(scripts.UPDATE_PRODUCT, 1),
-  deleteProduct: writeScript(scripts.DELETE_PRODUCT, 2),
-  purchase: writeScript(scripts.PURCHASE, 5),
+  createUser: { ...luaScript(scripts.CREATE_USER), numberOfKeys: 3 },
+  updateUser: { ...luaScript(scripts.UPDATE_USER), numberOfKeys: 2 },
+  deleteUser: { ...luaScript(scripts.DELETE_USER), numberOfKeys: 2 },
+  createProduct: { ...luaScript(scripts.CREATE_PRODUCT), numberOfKeys: 2 },
+  updateProduct: { ...luaScript(scripts.UPDATE_PRODUCT), numberOfKeys: 1 },
+  deleteProduct: { ...luaScript(scripts.DELETE_PRODUCT), numberOfKeys: 2 },
+  purchase: { ...luaScript(scripts.PURCHASE), numberOfKeys: 5 },
 } as const satisfies Record<string, WriteScript>;
 export type ScriptName = keyof typeof WRITE_SCRIPTS;
+
+/** The read scripts (redis/scripts.ts), by the name the stores run them with (RedisGateway.readScript). */
+export const READ_SCRIPTS = {
+  readPage: luaScript(scripts.READ_PAGE),
+} as const satisfies Record<string, LuaScript>;
+export type ReadScriptName = keyof typeof READ_SCRIPTS;
 
 /** What kind of Redis failure an error is (label of evergreen_redis_errors_total). */
 export function redisErrorKind(err: unknown): string {
@@ -219,13 +229,16 @@ export class ConnectionLoss {
  */
 export const REPLICA_FENCE_DEADLINE_MS = 250;
 
-/** `work`'s value, or null if it fails or takes longer than REPLICA_FENCE_DEADLINE_MS. */
-function withinFenceDeadline<T>(work: Promise<T>): Promise<T | null> {
+/** What withinFenceDeadline gives for a replica's reply that failed or came too late (a reply itself may be null). */
+const MISSED: unique symbol = Symbol('missed');
+
+/** `work`'s value, or MISSED if it fails or takes longer than REPLICA_FENCE_DEADLINE_MS. */
+function withinFenceDeadline<T>(work: Promise<T>): Promise<T | typeof MISSED> {
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), REPLICA_FENCE_DEADLINE_MS);
+  const deadline = new Promise<typeof MISSED>((resolve) => {
+    timer = setTimeout(() => resolve(MISSED), REPLICA_FENCE_DEADLINE_MS);
   });
-  return Promise.race([work.catch(() => null), deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([work.catch((): typeof MISSED => MISSED), deadline]).finally(() => clearTimeout(timer));
 }
 
 /** Parses a ROLE reply: master → its replication offset; replica → its processed offset and link state. */
@@ -237,8 +250,9 @@ export function parseRole(reply: unknown): { role: 'master'; offset: number } | 
 }
 
 /**
- * The data-access edge: every Redis call of the stores goes through `write` or `read`, which turn Redis
- * failures into a 503 problem and count them.
+ * The data-access edge: every Redis call of the stores goes through `writer()` (WriteSession) or a read (`hgetall`,
+ * `readScript`: one command each, behind the fence below), which turn Redis failures into a 503 problem and count
+ * them.
  *
  * Read-your-writes across instances (the "offset fence"): a read first samples the master's replication offset
  * (ROLE on the master) and the replica's processed offset (ROLE on the replica), in parallel. Any write that was
@@ -436,47 +450,49 @@ export class RedisGateway {
     }
   }
 
-  /** Runs `fn` on a replica that passed the read-your-writes fence, else on the master. Redis failures → 503. */
-  async read<T>(what: string, fn: (client: Redis) => Promise<T>): Promise<T> {
-    try {
-      const client = await this.readClient();
-      const loss = client === this.master ? this.masterLoss : this.replicaLoss!;
-      try {
-        return await loss.race(fn(client));
-      } catch (err) {
-        if (client === this.master || err instanceof ProblemError) throw err;
-        // the replica went away mid-read: the master is always a correct place to read
-        this.metrics.redisErrors.labels(redisErrorKind(err)).inc();
-        this.metrics.redisReads.labels('master').inc();
-        return await this.masterLoss.race(fn(this.master));
-      }
-    } catch (err) {
-      throw this.unavailable(what, err);
-    }
+  /** HGETALL of one key, behind the read-your-writes fence in one round trip (readBehindFence). */
+  hgetall(what: string, key: string): Promise<Record<string, string>> {
+    return this.readBehindFence(what, (c) => c.hgetall(key));
   }
 
   /**
-   * HGETALL of one key behind the same fence as `read`, in one round trip: the HGETALL is queued on the replica right
-   * behind the fence's ROLE (processed in order, so the data is at least as new as the offset checked); the master
-   * answers the HGETALL itself only when the replica fails the fence.
+   * Read script `name` (EVALSHA_RO, which replicas run), behind the read-your-writes fence in one round trip
+   * (readBehindFence). A node without the script in its cache (restarted, or never asked) answers NOSCRIPT; the
+   * script is then sent in full (EVAL_RO, which caches it): one more round trip, once per node.
    */
-  async hgetall(what: string, key: string): Promise<Record<string, string>> {
+  readScript(what: string, name: ReadScriptName, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const script = READ_SCRIPTS[name];
+    return this.readBehindFence(what, (c) =>
+      c.evalsha_ro(script.sha, keys.length, ...keys, ...args).catch((err: unknown) => {
+        if (err instanceof Error && NOSCRIPT.test(err.message)) return c.eval_ro(script.lua, keys.length, ...keys, ...args);
+        throw err;
+      }),
+    );
+  }
+
+  /**
+   * Runs one read command (`send`, which must send it at once) on a replica that passes the read-your-writes fence,
+   * else on the master; Redis failures → 503. The command is queued on the replica right behind the fence's ROLE —
+   * processed in order, so the data is at least as new as the offset checked: one round trip when the fence passes;
+   * the master answers it itself (a second round trip) only when the replica fails the fence, or fails the read.
+   */
+  private async readBehindFence<T>(what: string, send: (client: Redis) => Promise<T>): Promise<T> {
     try {
       const replica = this.replica;
       if (replica !== undefined && replica.status === 'ready') {
         const fence = this.fenceFor(replica);
-        const data = this.replicaLoss!.race(replica.hgetall(key)); // queued behind the fence's ROLE
+        const data = this.replicaLoss!.race(send(replica)); // queued behind the fence's ROLE
         data.catch(() => undefined); // not read when the fence fails
         if (await fence.passed) {
           const reply = await withinFenceDeadline(data);
-          if (reply !== null) {
+          if (reply !== MISSED) {
             this.metrics.redisReads.labels('replica').inc();
             return reply;
           }
         }
       }
       this.metrics.redisReads.labels('master').inc();
-      return await this.masterLoss.race(this.master.hgetall(key));
+      return await this.masterLoss.race(send(this.master));
     } catch (err) {
       throw this.unavailable(what, err);
     }
@@ -512,16 +528,6 @@ export class RedisGateway {
       throw new Error('READONLY the master connection reached a replica');
     }
     return m;
-  }
-
-  private async readClient(): Promise<Redis> {
-    const replica = this.replica;
-    if (replica !== undefined && replica.status === 'ready' && (await this.fenceFor(replica).passed)) {
-      this.metrics.redisReads.labels('replica').inc();
-      return replica;
-    }
-    this.metrics.redisReads.labels('master').inc();
-    return this.master;
   }
 
   /** @internal */

@@ -2,7 +2,7 @@ import { NotFoundError, EmailTakenError } from '../errors';
 import { newId } from '../ids';
 import type { Page } from '../http/common-schema';
 import type { RedisGateway } from '../redis/gateway';
-import { keys, normalizeEmail } from '../redis/keys';
+import { hashKeyPrefix, keys, normalizeEmail } from '../redis/keys';
 import { readPage, type PageRequest } from '../redis/pagination';
 import { purchaseFromHash } from '../purchases/store';
 import type { Purchase } from '../purchases/schema';
@@ -35,8 +35,9 @@ export class UserStore {
     return userFromHash(h);
   }
 
-  async list(req: PageRequest): Promise<Page<User>> {
-    return this.redis.read('list users', (c) => readPage(c, keys.users, 'users', req, 'asc', keys.user, userFromHash));
+  list(req: PageRequest): Promise<Page<User>> {
+    const source = { index: keys.users, list: 'users', order: 'asc', hashKeyPrefix: hashKeyPrefix.user, fromHash: userFromHash } as const;
+    return readPage(this.redis, 'list users', source, req);
   }
 
   async update(id: string, body: UpdateUserBody): Promise<User> {
@@ -65,10 +66,14 @@ export class UserStore {
 
   /** Newest first. A deleted user's purchases are still listed (history); 404 only when neither exists. */
   async purchases(userId: string, req: PageRequest): Promise<Page<Purchase>> {
-    return this.redis.read('list purchases of user', async (c) => {
-      const [userExists, historyExists] = await Promise.all([c.exists(keys.user(userId)), c.exists(keys.userPurchases(userId))]);
-      if (userExists === 0 && historyExists === 0) throw new NotFoundError(`User ${userId} does not exist.`);
-      return readPage(c, keys.userPurchases(userId), `user-purchases:${userId}`, req, 'desc', keys.purchase, purchaseFromHash);
-    });
+    const source = {
+      index: keys.userPurchases(userId),
+      list: `user-purchases:${userId}`,
+      order: 'desc',
+      hashKeyPrefix: hashKeyPrefix.purchase,
+      fromHash: purchaseFromHash,
+      owner: { key: keys.user(userId), missing: () => new NotFoundError(`User ${userId} does not exist.`) },
+    } as const;
+    return readPage(this.redis, 'list purchases of user', source, req);
   }
 }

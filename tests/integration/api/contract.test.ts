@@ -159,6 +159,7 @@ describe('bad input never writes and never yields a 5xx', () => {
       ['malformed id', () => a.delete('/v1/users/..%2F..%2Fetc'), 404],
       ['bad limit', () => a.get('/v1/users?limit=1000'), 400],
       ['forged cursor', () => a.get('/v1/products?cursor=eyJ2IjoxLCJsIjoidXNlcnMiLCJhIjoieCJ9'), 400],
+      ['purchases of an unknown user', () => b.get('/v1/users/usr_00000000000000000000000000/purchases'), 404],
       ['unknown user in purchase', () => a.post('/v1/purchases', { userId: 'usr_00000000000000000000000000', productId: product.id, quantity: 1 }), 404],
       ['too many in purchase', () => b.post('/v1/purchases', { userId: user.id, productId: product.id, quantity: 6 }), 409],
     ];

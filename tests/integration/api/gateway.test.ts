@@ -3,7 +3,8 @@
  * Writes (RedisGateway.writer → WriteSession): every write script travels with its WAIT in one socket write, the
  * writes of one event-loop turn share that write and one WAIT, and it falls back to WAIT-after-write while WAITs
  * fall short; a refusal does not wait; a master without the script still runs it.
- * Reads: the reads of one turn share one read-your-writes fence (ReadFence), and a later turn gets its own.
+ * Reads: the reads of one turn share one read-your-writes fence (ReadFence), and a later turn gets its own; a page of a
+ * list is one script (READ_PAGE) behind it.
  */
 import { once } from 'node:events';
 import Redis from 'ioredis';
@@ -11,6 +12,7 @@ import pino from 'pino';
 import { ServiceUnavailableError } from '../../../api/src/errors';
 import { ApiMetrics } from '../../../api/src/ops/metrics';
 import { ProductStore } from '../../../api/src/products/store';
+import type { Purchase } from '../../../api/src/purchases/schema';
 import { PurchaseStore } from '../../../api/src/purchases/store';
 import { RedisGateway } from '../../../api/src/redis/gateway';
 import { UserStore } from '../../../api/src/users/store';
@@ -331,6 +333,49 @@ describe('RedisGateway', () => {
       }
       await reconnected;
       expect(await products.get(product.id)).toEqual(product);
+    });
+
+    it('a page of a list is one round trip: the READ_PAGE script leaves with the ROLE; a replica without it gets it in full, once', async () => {
+      const metrics = new ApiMetrics(false);
+      const products = new ProductStore(gatewayOver(client, 1, 1000, { replica, metrics }));
+      await Promise.all(Array.from({ length: 3 }, (_, i) => products.create({ name: `Yew ${i}`, priceCents: i, stock: i })));
+      expect(await replicaAdmin.call('SCRIPT', 'FLUSH')).toBe('OK');
+      const evalRoBefore = await commandCalls('eval_ro', replicaAdmin);
+      const first = await countWrites(replica, () => products.list({ limit: 2 }));
+      expect(first.writes).toBe(2); // ROLE + EVALSHA_RO (NOSCRIPT), then EVAL_RO
+      expect((await commandCalls('eval_ro', replicaAdmin)) - evalRoBefore).toBe(1);
+      expect(first.value.items).toHaveLength(2);
+      await nextTurn();
+      const again = await countWrites(replica, () => products.list({ limit: 2 }));
+      expect(again.writes).toBe(1); // cached: ROLE and EVALSHA_RO in one write, nothing after
+      expect(again.value).toEqual(first.value);
+      expect((await commandCalls('eval_ro', replicaAdmin)) - evalRoBefore).toBe(1);
+      expect(await metrics.redisReads.get()).toMatchObject({ values: [{ labels: { target: 'replica' }, value: 2 }] });
+    });
+
+    it("a user's purchases: newest first, a vanished purchase skipped with the cursor moving past it, 404 only when user and history are both gone", async () => {
+      const gateway = gatewayOver(client, 1, 1000, { replica });
+      const users = new UserStore(gateway);
+      const product = await new ProductStore(gateway).create({ name: 'Alder', priceCents: 7, stock: 10 });
+      const user = await users.create({ name: 'Bo', email: `bo.${Date.now()}@example.com` });
+      const purchases = new PurchaseStore(gateway);
+      const bought: Purchase[] = [];
+      for (let i = 0; i < 4; i++) {
+        const result = await purchases.create({ userId: user.id, productId: product.id, quantity: 1 }, undefined);
+        if (result.kind === 'created') bought.push(result.purchase);
+      }
+      const [newest, gone, older, oldest] = bought.sort((x, y) => (x.id < y.id ? 1 : -1)); // ids order by time
+      await admin.del(`purchase:${gone!.id}`); // its id stays in the index
+      const first = await users.purchases(user.id, { limit: 2 });
+      expect(first.items).toEqual([newest]);
+      const second = await users.purchases(user.id, { limit: 2, cursor: first.nextCursor! });
+      expect(second).toEqual({ items: [older, oldest], nextCursor: null });
+
+      await users.delete(user.id);
+      expect((await users.purchases(user.id, { limit: 10 })).items).toEqual([newest, older, oldest]);
+      await admin.del(`user:${user.id}:purchases`);
+      await expect(users.purchases(user.id, { limit: 10 })).rejects.toThrow(`User ${user.id} does not exist.`);
+      expect(await users.list({ limit: 100 })).toMatchObject({ items: expect.not.arrayContaining([expect.objectContaining({ id: user.id })]) });
     });
 
     it('a read in the turn after a write was acknowledged sees it, from the master while the replica lags', async () => {
