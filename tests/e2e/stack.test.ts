@@ -25,7 +25,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backupRedis, restoreRedis } from '../../infra/ops/redis-ops';
-import { redisCall } from '../support/redis-probe';
+import { redisCall, sentinelRoleEvents } from '../support/redis-probe';
 import { waitFor } from '../support/wait';
 import { demuxLogs, leftovers } from './support/apply';
 import {
@@ -277,8 +277,7 @@ describeE2E('the stack on a real Docker engine, deployed from the recorded Pulum
           .container(stack.containerName(sentinel))
           .logs({ stdout: true, stderr: true, since })
           .catch(() => Buffer.from(''))) as unknown as Buffer;
-        const events = demuxLogs(buffer).split('\n').filter((l) => /[+-](odown|try-failover|selected-slave|promoted-slave|failover-|switch-master|convert-to-slave)|no-good-slave/.test(l));
-        sections.push(`--- ${sentinel} ---`, ...events);
+        sections.push(`--- ${sentinel} ---`, ...sentinelRoleEvents(demuxLogs(buffer)));
       }
       return sections.join('\n');
     }

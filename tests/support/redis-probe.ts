@@ -78,3 +78,13 @@ export function pairsToRecord(reply: unknown): Record<string, string> {
   for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
   return out;
 }
+
+/**
+ * The lines of a Sentinel log that tell how roles were decided (down flags, elections, promotions, reconfigured
+ * replicas, monitored masters): what a failing failover test prints next to the Redis nodes' own logs.
+ */
+export function sentinelRoleEvents(log: string): string[] {
+  return log
+    .split('\n')
+    .filter((l) => /[+-](sdown|odown|try-failover|elected-leader|selected-slave|promoted-slave|failover-|switch-master|convert-to-slave|slave-reconf|monitor)|no-good-slave/.test(l));
+}

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { generateSecrets } from '../../../config';
 import type { ManifestObject } from '../../../infra/k8s/app';
 import { freePort, startProcess, type ManagedProcess } from '../../support/processes';
-import { pairsToRecord, redisCall, redisInfo, type RedisEndpoint } from '../../support/redis-probe';
+import { pairsToRecord, redisCall, redisInfo, sentinelRoleEvents, type RedisEndpoint } from '../../support/redis-probe';
 import { waitFor } from '../../support/wait';
 import { synthesizePods } from './support/pods';
 
@@ -156,8 +156,7 @@ function diagnostics(from: ReadonlyMap<number, number>): string {
   const sections = [...redis].map(([i, p]) => `--- redis-${i} ---\n${p.logTail(200).split('\n').filter((l) => l.startsWith('redis-start:')).join('\n')}`);
   for (const [i, p] of sentinels) {
     const text = readFileSync(p.logFile, 'utf8').slice(from.get(i) ?? 0);
-    const events = text.split('\n').filter((l) => /[+-](sdown|odown|try-failover|elected-leader|selected-slave|promoted-slave|failover-|switch-master|convert-to-slave|slave-reconf|monitor)|no-good-slave/.test(l));
-    sections.push(`--- sentinel-${i} ---\n${events.join('\n')}`);
+    sections.push(`--- sentinel-${i} ---\n${sentinelRoleEvents(text).join('\n')}`);
   }
   return sections.join('\n');
 }
