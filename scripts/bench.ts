@@ -36,6 +36,7 @@ import { evaluateTargets, rateSteps, renderLimitsTable, renderStepsTable, render
 import { scenarioPlan, SEED_STOCK, type Seeded } from './bench/scenarios';
 import { startLoopbackTopology, type LoopbackTopology } from '../tests/support/loopback';
 import { installExitHooks } from '../tests/support/processes';
+import { redisInfo } from '../tests/support/redis-probe';
 import { ensurePackages } from './ensure-test-deps';
 
 /** Debian packages the benchmark runs (redis-tools holds redis-cli and redis-benchmark; wrk drives the HTTP load). */
@@ -119,6 +120,20 @@ async function seed(base: string, token: string, runId: string): Promise<Seeded>
   return { userIds, productIds };
 }
 
+/** Forks (RDB snapshots, AOF rewrites) every Redis node of the topology has made so far: INFO stats total_forks. */
+async function redisForks(topology: LoopbackTopology): Promise<number> {
+  const admin = { username: 'admin', password: topology.secrets.redisPasswords.admin };
+  const counts = await Promise.all(topology.redisNodes.map((n) => redisInfo(n, admin, 'stats')));
+  return counts.reduce((sum, info) => sum + Number(info.total_forks ?? 0), 0);
+}
+
+/** `step()`'s result with the Redis forks made while it ran (StepResult.redisForks). */
+async function countingForks(topology: LoopbackTopology, step: () => Promise<StepResult>): Promise<StepResult> {
+  const before = await redisForks(topology);
+  const result = await step();
+  return { ...result, redisForks: (await redisForks(topology)) - before };
+}
+
 /** The pids of each role, looked up when a step starts (nginx: master + workers). */
 function roles(topology: LoopbackTopology, masterPort: number, loadgenPid: number): () => Record<string, number[]> {
   return () => {
@@ -156,12 +171,14 @@ async function measureLimits(
   const gateway = topology.gatewayUrl as string;
   const httpLimit = async (kind: 'proxy-limit' | 'api-floor', name: string, path: string, expected: number): Promise<void> => {
     for (const connections of options.connections) {
-      const step = await runHttpStep(
-        {
-          kind, name, url: gateway, connections, warmupMs: t.warmupMs, durationMs: t.durationMs, headers: {},
-          requests: [{ method: 'GET', path }], expected: [expected],
-        },
-        cpu,
+      const step = await countingForks(topology, () =>
+        runHttpStep(
+          {
+            kind, name, url: gateway, connections, warmupMs: t.warmupMs, durationMs: t.durationMs, headers: {},
+            requests: [{ method: 'GET', path }], expected: [expected],
+          },
+          cpu,
+        ),
       );
       log(summaryLine(step));
       limits.push(step);
@@ -180,10 +197,12 @@ async function measureLimits(
   })).throughput;
   for (const connections of options.connections) {
     const requests = Math.max(2000, Math.min(t.maxDataTierRequests, Math.round((rate * t.durationMs) / 1000)));
-    const step = await runRedisBenchmarkStep({
-      target, sha, connections, requests, timeoutMs: Math.max(30_000, t.durationMs * 6),
-      logFile: join(logDir, `redis-benchmark-c${connections}.log`), cpu: cpu,
-    });
+    const step = await countingForks(topology, () =>
+      runRedisBenchmarkStep({
+        target, sha, connections, requests, timeoutMs: Math.max(30_000, t.durationMs * 6),
+        logFile: join(logDir, `redis-benchmark-c${connections}.log`), cpu: cpu,
+      }),
+    );
     rate = step.throughput;
     log(summaryLine(step));
     limits.push(step);
@@ -191,9 +210,9 @@ async function measureLimits(
 
   log('data-tier limit: a client loop sending what a purchase sends (EVALSHA purchase + WAIT), one connection per client');
   for (const connections of options.connections) {
-    const step = await runPurchaseLoopStep({
-      target, connections, durationMs: t.durationMs, maxRequests: t.maxDataTierRequests, cpu: cpu,
-    });
+    const step = await countingForks(topology, () =>
+      runPurchaseLoopStep({ target, connections, durationMs: t.durationMs, maxRequests: t.maxDataTierRequests, cpu: cpu }),
+    );
     log(summaryLine(step));
     limits.push(step);
   }
@@ -246,13 +265,15 @@ async function run(options: BenchOptions): Promise<void> {
       const plan = scenarioPlan(scenario, seeded, runId);
       log(`scenario ${scenario} through nginx`);
       for (const connections of options.connections) {
-        const step = await runHttpStep(
-          {
-            kind: 'http', name: scenario, url: gateway, connections, warmupMs: options.timing.warmupMs,
-            durationMs: options.timing.durationMs, headers, requests: plan.requests, expected: plan.expected,
-            counted: plan.counted,
-          },
-          cpu,
+        const step = await countingForks(topology, () =>
+          runHttpStep(
+            {
+              kind: 'http', name: scenario, url: gateway, connections, warmupMs: options.timing.warmupMs,
+              durationMs: options.timing.durationMs, headers, requests: plan.requests, expected: plan.expected,
+              counted: plan.counted,
+            },
+            cpu,
+          ),
         );
         log(summaryLine(step));
         steps.push(step);

@@ -50,6 +50,12 @@ export interface StepResult {
   readonly cpuPercent: Readonly<Record<string, number | null>>;
   /** Read/write system calls of the API instances during the window, per instance (HTTP steps). */
   readonly syscalls?: Readonly<Record<string, { readonly reads: number; readonly writes: number }>>;
+  /**
+   * Forks of the Redis nodes during the step, warm-up included (INFO stats `total_forks`, all nodes): RDB
+   * snapshots and AOF rewrites, each a child copying the data set on CPU the step shares. A step with forks
+   * is a step with less CPU for the stack (docs/performance.md). null: not counted.
+   */
+  readonly redisForks?: number | null;
   /** The measured window on CLOCK_MONOTONIC in µs (to cut the API instances' CPU profiles to it). */
   readonly windowUs?: readonly [number, number];
 }

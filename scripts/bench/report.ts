@@ -123,8 +123,8 @@ function latencyCells(step: StepResult): string[] {
 
 /** The limits: one row per limit and concurrency. */
 export function renderLimitsTable(limits: readonly StepResult[]): string {
-  const header = ['limit', 'conns', ...LATENCY_HEADER, 'errors', ...TABLE_CPU.map(([, h]) => h)];
-  const rows = limits.map((l) => [l.name, String(l.connections), ...latencyCells(l), formatErrors(l), ...cpuCells(l)]);
+  const header = ['limit', 'conns', ...LATENCY_HEADER, 'errors', ...TABLE_CPU.map(([, h]) => h), 'forks'];
+  const rows = limits.map((l) => [l.name, String(l.connections), ...latencyCells(l), formatErrors(l), ...cpuCells(l), fmt(l.redisForks)]);
   return layoutTable(header, rows);
 }
 
@@ -136,6 +136,7 @@ export function renderStepsTable(steps: readonly RatedStep[]): string {
     ...LATENCY_HEADER,
     'errors',
     ...TABLE_CPU.map(([, h]) => h),
+    'forks',
     'api ms/req',
     'api sysc/req',
     '÷script',
@@ -149,6 +150,7 @@ export function renderStepsTable(steps: readonly RatedStep[]): string {
     ...latencyCells(s),
     formatErrors(s),
     ...cpuCells(s),
+    fmt(s.redisForks),
     fmt(apiCpuMsPerRequest(s), 3),
     fmt(apiSyscallsPerRequest(s), 1),
     fmt(s.ratios.dataScript, 3),

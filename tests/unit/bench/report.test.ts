@@ -123,18 +123,23 @@ describe('tables', () => {
 
   it('renders a scenario row with latencies, CPU, counted statuses and the four ratios', () => {
     const rated = rateSteps(
-      [step({ kind: 'http', name: 'purchase', connections: 32, throughput: 4_000, counted: { '409': 7 }, syscalls: { 'api-0': { reads: 4000, writes: 3000 }, 'api-1': { reads: 4000, writes: 3000 } } })],
+      [step({ kind: 'http', name: 'purchase', connections: 32, throughput: 4_000, counted: { '409': 7 }, redisForks: 2, syscalls: { 'api-0': { reads: 4000, writes: 3000 }, 'api-1': { reads: 4000, writes: 3000 } } })],
       limits,
     );
     const [header, , row] = renderStepsTable(rated).split('\n');
-    expect(header).toMatch(/^scenario\s+conns\s+req\/s\s+p50 ms\s+p99 ms\s+p99\.9 ms\s+errors\s+nginx%\s+api0%\s+api1%\s+redis%\s+gen%\s+api ms\/req\s+api sysc\/req\s+÷script\s+÷purchase\s+÷proxy\s+÷floor$/);
-    expect(row?.split(/\s{2,}/)).toEqual(['purchase (409:7)', '32', '4000', '1.00', '2.00', '3.00', '0', '10', '50', '48', '5', '30', '0.245', '3.5', '0.100', '0.500', '0.200', '0.800']);
+    expect(header).toMatch(/^scenario\s+conns\s+req\/s\s+p50 ms\s+p99 ms\s+p99\.9 ms\s+errors\s+nginx%\s+api0%\s+api1%\s+redis%\s+gen%\s+forks\s+api ms\/req\s+api sysc\/req\s+÷script\s+÷purchase\s+÷proxy\s+÷floor$/);
+    expect(row?.split(/\s{2,}/)).toEqual(['purchase (409:7)', '32', '4000', '1.00', '2.00', '3.00', '0', '10', '50', '48', '5', '30', '2', '0.245', '3.5', '0.100', '0.500', '0.200', '0.800']);
   });
 
-  it('shows "-" for what a limit did not measure (redis-benchmark has no p99.9)', () => {
+  it('shows "-" for what a limit did not measure (redis-benchmark has no p99.9; forks not counted), and the forks counted', () => {
     const table = renderLimitsTable([
       step({ kind: 'data-script', name: 'script', connections: 1, throughput: 5_000, latencyMs: { count: 1, mean: 1, p50: 0.1, p99: 0.5, p999: null, max: 1 } }),
+      step({ kind: 'data-script', name: 'script', connections: 8, throughput: 9_000, redisForks: 3 }),
     ]);
-    expect(table.split('\n')[2]?.split(/\s{2,}/).slice(0, 6)).toEqual(['script', '1', '5000', '0.10', '0.50', '-']);
+    const [header, , uncounted, counted] = table.split('\n');
+    expect(header).toMatch(/\sgen%\s+forks$/);
+    expect(uncounted?.split(/\s{2,}/).slice(0, 6)).toEqual(['script', '1', '5000', '0.10', '0.50', '-']);
+    expect(uncounted).toMatch(/\s-$/);
+    expect(counted).toMatch(/\s3$/);
   });
 });
