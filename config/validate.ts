@@ -85,6 +85,7 @@ const settingsSchema = z.strictObject({
     workerProcesses: z.union([z.literal('auto'), z.int().min(1).max(256)], { error: "must be 'auto' or 1–256" }),
     workerConnections: z.int().min(16).max(65536),
     upstreamKeepalive: z.int().min(0).max(1024),
+    balancing: z.enum(['least-conn', 'round-robin'], { error: "must be 'least-conn' or 'round-robin'" }),
     connectTimeout: nginxDuration,
     readTimeout: nginxDuration,
     sendTimeout: nginxDuration,

@@ -1,7 +1,7 @@
 /**
  * nginx.conf for the gateway: the only public entry of the stack. Holds no secret.
  *
- * - Round-robin over every API instance with upstream keep-alive; an idempotent request that fails on
+ * - Least-connections (or round-robin) over every API instance with upstream keep-alive; an idempotent request that fails on
  *   one instance (connection error, timeout, 502/504) is retried on the next; a POST or PATCH is only
  *   retried when it never reached an instance (nginx's default for non-idempotent methods).
  * - Per-client rate limit (429), 64 KiB body limit (413), upstream failure (503) and hidden internals
@@ -100,7 +100,10 @@ export function renderNginxConf(spec: StackSpec): string {
     '  limit_req_log_level warn;',
     '',
     '  upstream evergreen_api {',
-    '    # Round robin. An instance that fails (connection error or timeout) is skipped for 5 s. A 503 from',
+    ...(g.balancing === 'least-conn'
+      ? ['    # To the instance with the fewest requests in flight (per worker; equals in turn): a slow one gets fewer.', '    least_conn;']
+      : ['    # Round robin: each instance in turn.']),
+    '    # An instance that fails (connection error or timeout) is skipped for 5 s. A 503 from',
     "    # the API (Redis failing over) does not count: it is the API's answer, and both instances give it.",
     ...upstreamServers,
     ...(g.upstreamKeepalive > 0

@@ -39,6 +39,8 @@ interface Seen {
 class StandIn {
   readonly seen: Seen[] = [];
   hangUp = false;
+  /** Milliseconds each answer is held back: an instance that is slow for a while. */
+  delayMs = 0;
   private server: Server | undefined;
   constructor(
     readonly name: string,
@@ -55,9 +57,13 @@ class StandIn {
           req.socket.destroy();
           return;
         }
-        // The API sets X-Request-Id too; nginx must not send the client two of them.
-        res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'set-by-the-instance' });
-        res.end(JSON.stringify({ instance: this.name }));
+        const answer = () => {
+          // The API sets X-Request-Id too; nginx must not send the client two of them.
+          res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'set-by-the-instance' });
+          res.end(JSON.stringify({ instance: this.name }));
+        };
+        if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+        else answer();
       });
     });
     await new Promise<void>((resolve) => this.server?.listen(this.port, '127.0.0.1', resolve));
@@ -125,6 +131,7 @@ const TUNED: StackOverrides = {
   api: { instances: 5 },
   gateway: {
     upstreamKeepalive: 0,
+    balancing: 'round-robin',
     workerProcesses: 2,
     workerConnections: 256,
     retries: 1,
@@ -191,7 +198,7 @@ describe('a real nginx with the rendered loopback config', () => {
     for (const i of instances ?? []) await i.stop();
   });
 
-  it('balances round-robin over every API instance', async () => {
+  it('balances over every API instance in turn while they are equally busy', async () => {
     const answers: string[] = [];
     for (let i = 0; i < 6; i += 1) {
       const res = await fetch(`${url}/v1/products`);
@@ -200,6 +207,26 @@ describe('a real nginx with the rendered loopback config', () => {
     }
     expect(answers.filter((a) => a === 'api-0')).toHaveLength(3);
     expect(answers.filter((a) => a === 'api-1')).toHaveLength(3);
+  });
+
+  it('sends new requests to the instance with fewer in flight: a slow instance gets few (least_conn)', async () => {
+    const seenBefore = instances.map((i) => i.seen.length);
+    instances[1].delayMs = 3000;
+    try {
+      // 20 requests started 25 ms apart, all within the slow instance's first answer
+      const answers: Promise<string>[] = [];
+      for (let i = 0; i < 20; i += 1) {
+        answers.push(fetch(`${url}/v1/products`).then(async (res) => ((await res.json()) as { instance: string }).instance));
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      const sent = instances.map((inst, i) => inst.seen.length - (seenBefore[i] ?? 0));
+      // round robin would give each 10; each nginx worker sends the slow one at most its first request or two
+      expect(sent[1]).toBeLessThanOrEqual(4);
+      expect(sent[0]).toBeGreaterThanOrEqual(16);
+      expect((await Promise.all(answers)).filter((a) => a === 'api-0')).toHaveLength(sent[0]!);
+    } finally {
+      instances[1].delayMs = 0;
+    }
   });
 
   it('passes an incoming X-Request-Id through, and generates one otherwise (one header per response)', async () => {

@@ -138,6 +138,11 @@ describe('nginx.conf', () => {
     expect(none.some((l) => l.startsWith('keepalive '))).toBe(false);
   });
 
+  it('balances least-connections by default, round-robin when asked', () => {
+    expect(directives(renderNginxConf(defineStack()))).toContain('least_conn;');
+    expect(directives(renderNginxConf(defineStack({ gateway: { balancing: 'round-robin' } })))).not.toContain('least_conn;');
+  });
+
   it('uses the API Service on Kubernetes and listens on loopback only for the loopback target', () => {
     const k8s = directives(renderNginxConf(defineStack({}, 'kubernetes')));
     expect(k8s.filter((l) => /^server \S+:\d+/.test(l))).toEqual(['server api.evergreen.svc.cluster.local:8080 max_fails=1 fail_timeout=5s;']);
