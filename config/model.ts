@@ -108,12 +108,15 @@ export interface GatewaySettings {
    */
   readonly upstreamKeepalive: number;
   /**
-   * How nginx spreads requests over the API instances. `least-conn`: to the instance with the fewest requests in
-   * flight (each nginx worker counts its own; equals in turn), so one that is slow for a moment — a GC pause, a
-   * batch of purchases waiting for its replica, a restart — gets fewer new requests than a free one. On the
-   * benchmark (docs/performance.md) purchases at 32 connections went up about 5 % on average (9 alternations), with
-   * fewer system calls per purchase (larger batches per turn). `round-robin`: strictly in turn, busy or not.
-   * @default 'least-conn'
+   * How nginx spreads requests over the API instances. `round-robin`: strictly in turn, busy or not.
+   * `least-conn`: to the instance with the fewest requests in flight (each nginx worker counts its own; equals in
+   * turn), so one that is slow for a moment — a GC pause, a batch of purchases waiting for its replica — gets fewer
+   * new requests than a free one; on the benchmark, purchases at 32 connections went up about 5 % (9 alternations,
+   * docs/performance.md). Not the default because of the opposite case: an instance that fails *fast* — its Redis
+   * clients reconnecting, answering 503 at once — always has the fewest in flight, and would get most requests
+   * where round robin gives it its share (nginx does not count a 503 as a failure: during a failover every
+   * instance answers it). Orchestrators that take unready instances out (Kubernetes readiness) remove that risk.
+   * @default 'round-robin'
    */
   readonly balancing: 'least-conn' | 'round-robin';
   /** Time to establish a connection to an API instance before trying the next one. @default '2s' */
@@ -360,7 +363,7 @@ export const DEFAULT_SETTINGS: StackSettings = {
     workerProcesses: 'auto',
     workerConnections: 1024,
     upstreamKeepalive: 128,
-    balancing: 'least-conn',
+    balancing: 'round-robin',
     connectTimeout: '2s',
     readTimeout: '15s',
     sendTimeout: '15s',

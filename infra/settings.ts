@@ -64,7 +64,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
   { key: 'gatewayWorkerProcesses', type: 'string', model: m('gateway', 'workerProcesses'), description: "nginx worker processes: 'auto' or a number." },
   { key: 'gatewayWorkerConnections', type: 'integer', model: m('gateway', 'workerConnections'), description: 'Connections per nginx worker.' },
   { key: 'gatewayUpstreamKeepalive', type: 'integer', model: m('gateway', 'upstreamKeepalive'), description: 'Idle keep-alive connections to the API instances each nginx worker keeps; more requests in flight than this open new connections (tail latency).' },
-  { key: 'gatewayBalancing', type: 'string', model: m('gateway', 'balancing'), description: "How nginx spreads requests over the API instances: 'least-conn' (fewest in flight) or 'round-robin'." },
+  { key: 'gatewayBalancing', type: 'string', model: m('gateway', 'balancing'), description: "How nginx spreads requests over the API instances: 'round-robin' or 'least-conn' (fewest in flight; see config/model.ts for the trade-off)." },
   { key: 'gatewayConnectTimeout', type: 'string', model: m('gateway', 'connectTimeout'), description: 'Time to connect to an API instance before trying the next.' },
   { key: 'gatewayReadTimeout', type: 'string', model: m('gateway', 'readTimeout'), description: 'Time between two reads of an API response.' },
   { key: 'gatewaySendTimeout', type: 'string', model: m('gateway', 'sendTimeout'), description: 'Time between two writes of a request to an API instance.' },

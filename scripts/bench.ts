@@ -120,18 +120,29 @@ async function seed(base: string, token: string, runId: string): Promise<Seeded>
   return { userIds, productIds };
 }
 
-/** Forks (RDB snapshots, AOF rewrites) every Redis node of the topology has made so far: INFO stats total_forks. */
-async function redisForks(topology: LoopbackTopology): Promise<number> {
+/**
+ * Forks of every Redis node of the topology so far (INFO stats total_forks: RDB snapshots, AOF rewrites, and a
+ * master's snapshot for a replica's full sync), and how many are running now (INFO persistence).
+ */
+async function redisForks(topology: LoopbackTopology): Promise<{ started: number; running: number }> {
   const admin = { username: 'admin', password: topology.secrets.redisPasswords.admin };
-  const counts = await Promise.all(topology.redisNodes.map((n) => redisInfo(n, admin, 'stats')));
-  return counts.reduce((sum, info) => sum + Number(info.total_forks ?? 0), 0);
+  const infos = await Promise.all(topology.redisNodes.map((n) => redisInfo(n, admin, 'all')));
+  const count = (info: Record<string, string>, field: string) => Number(info[field] ?? 0);
+  return {
+    started: infos.reduce((sum, i) => sum + count(i, 'total_forks'), 0),
+    running: infos.reduce((sum, i) => sum + count(i, 'rdb_bgsave_in_progress') + count(i, 'aof_rewrite_in_progress'), 0),
+  };
 }
 
-/** `step()`'s result with the Redis forks made while it ran (StepResult.redisForks). */
+/**
+ * `step()`'s result with the Redis forks that ran during it (StepResult.redisForks): those started during it, and
+ * those still running from before. null when a node could not be asked (the step's figures stand without it).
+ */
 async function countingForks(topology: LoopbackTopology, step: () => Promise<StepResult>): Promise<StepResult> {
-  const before = await redisForks(topology);
+  const before = await redisForks(topology).catch(() => undefined);
   const result = await step();
-  return { ...result, redisForks: (await redisForks(topology)) - before };
+  const after = before && (await redisForks(topology).catch(() => undefined));
+  return { ...result, redisForks: before && after ? after.started - before.started + before.running : null };
 }
 
 /** The pids of each role, looked up when a step starts (nginx: master + workers). */

@@ -1,7 +1,7 @@
 /**
  * nginx.conf for the gateway: the only public entry of the stack. Holds no secret.
  *
- * - Least-connections (or round-robin) over every API instance with upstream keep-alive; an idempotent request that fails on
+ * - Round-robin (or least-connections) over every API instance with upstream keep-alive; an idempotent request that fails on
  *   one instance (connection error, timeout, 502/504) is retried on the next; a POST or PATCH is only
  *   retried when it never reached an instance (nginx's default for non-idempotent methods).
  * - Per-client rate limit (429), 64 KiB body limit (413), upstream failure (503) and hidden internals

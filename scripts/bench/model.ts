@@ -51,9 +51,10 @@ export interface StepResult {
   /** Read/write system calls of the API instances during the window, per instance (HTTP steps). */
   readonly syscalls?: Readonly<Record<string, { readonly reads: number; readonly writes: number }>>;
   /**
-   * Forks of the Redis nodes during the step, warm-up included (INFO stats `total_forks`, all nodes): RDB
-   * snapshots and AOF rewrites, each a child copying the data set on CPU the step shares. A step with forks
-   * is a step with less CPU for the stack (docs/performance.md). null: not counted.
+   * Forks of the Redis nodes that ran during the step, warm-up included (all nodes; INFO `total_forks` and the
+   * ones in progress at its start): RDB snapshots and AOF rewrites (and a master's snapshot for a replica's full
+   * sync), each a child copying the data set on CPU the step shares. A step with forks is a step with less CPU
+   * for the stack (docs/performance.md). null: not counted (a node did not answer).
    */
   readonly redisForks?: number | null;
   /** The measured window on CLOCK_MONOTONIC in µs (to cut the API instances' CPU profiles to it). */

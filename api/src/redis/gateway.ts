@@ -474,7 +474,8 @@ export class RedisGateway {
    * Runs one read command (`send`, which must send it at once) on a replica that passes the read-your-writes fence,
    * else on the master; Redis failures → 503. The command is queued on the replica right behind the fence's ROLE —
    * processed in order, so the data is at least as new as the offset checked: one round trip when the fence passes;
-   * the master answers it itself (a second round trip) only when the replica fails the fence, or fails the read.
+   * the master answers it itself (a second round trip) only when the replica fails the fence, or fails the read
+   * (counted in evergreen_redis_errors_total).
    */
   private async readBehindFence<T>(what: string, send: (client: Redis) => Promise<T>): Promise<T> {
     try {
@@ -482,13 +483,17 @@ export class RedisGateway {
       if (replica !== undefined && replica.status === 'ready') {
         const fence = this.fenceFor(replica);
         const data = this.replicaLoss!.race(send(replica)); // queued behind the fence's ROLE
-        data.catch(() => undefined); // not read when the fence fails
+        let failure: string | undefined;
+        data.catch((err: unknown) => (failure = redisErrorKind(err))); // (not read at all when the fence fails)
         if (await fence.passed) {
           const reply = await withinFenceDeadline(data);
           if (reply !== MISSED) {
             this.metrics.redisReads.labels('replica').inc();
             return reply;
           }
+          // a replica that passed the fence and then failed the read, or took too long: counted, or a replica that
+          // fails every read would move them all to the master with nothing but the reads' split to show it
+          this.metrics.redisErrors.labels(failure ?? 'timeout').inc();
         }
       }
       this.metrics.redisReads.labels('master').inc();

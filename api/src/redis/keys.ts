@@ -1,10 +1,10 @@
+/** The key of a user's, product's or purchase's hash is this prefix and its id (lists build them so: READ_PAGE). */
+export const hashKeyPrefix = { user: 'user:', product: 'product:', purchase: 'purchase:' } as const;
+
 /**
  * Every Redis key the API reads or writes, in one place (documented for operators in docs/api.md).
  * No prefix: the Redis deployment belongs to this service alone.
  */
-/** The key of a user's, product's or purchase's hash is this prefix and its id (lists build them so: READ_PAGE). */
-export const hashKeyPrefix = { user: 'user:', product: 'product:', purchase: 'purchase:' } as const;
-
 export const keys = {
   /** HASH id, name, email, emailKey, createdAt, updatedAt */
   user: (id: string) => `${hashKeyPrefix.user}${id}`,

@@ -138,9 +138,9 @@ describe('nginx.conf', () => {
     expect(none.some((l) => l.startsWith('keepalive '))).toBe(false);
   });
 
-  it('balances least-connections by default, round-robin when asked', () => {
-    expect(directives(renderNginxConf(defineStack()))).toContain('least_conn;');
-    expect(directives(renderNginxConf(defineStack({ gateway: { balancing: 'round-robin' } })))).not.toContain('least_conn;');
+  it('balances round-robin by default, least-connections when asked', () => {
+    expect(directives(renderNginxConf(defineStack()))).not.toContain('least_conn;');
+    expect(directives(renderNginxConf(defineStack({ gateway: { balancing: 'least-conn' } })))).toContain('least_conn;');
   });
 
   it('uses the API Service on Kubernetes and listens on loopback only for the loopback target', () => {
