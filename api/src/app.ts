@@ -1,10 +1,10 @@
-import express, { type Express } from 'express';
+import express, { Router, type Express } from 'express';
 import type { Logger } from 'pino';
 import type { ApiConfig } from './config';
 import { requireBearer } from './http/auth';
 import { jsonBody } from './http/body';
 import { errorHandler, notFound } from './http/error-handler';
-import { httpMetrics, rememberMountPath, requestLogging } from './http/observability';
+import { observeRequests, rememberMountPath } from './http/observability';
 import { buildOpenApiDocument } from './openapi';
 import { operationsRouter } from './ops/health';
 import type { ApiMetrics } from './ops/metrics';
@@ -25,14 +25,18 @@ export interface AppDeps {
   readonly draining?: () => boolean;
 }
 
-/** The Express application: operations endpoints, then /v1 behind auth and the JSON body rules, then 404, errors. */
+/**
+ * The Express application: the request id, log line and metrics of every request; /v1 behind auth and the JSON body
+ * rules; the operations endpoints; then 404, errors. /v1 comes before the operations router so that the API's own
+ * requests do not walk its routes (each layer a request passes costs, on every request: docs/performance.md).
+ */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  app.use(requestLogging(deps.logger));
-  app.use(httpMetrics(deps.metrics));
+  app.use(observeRequests(deps.logger, deps.metrics));
+  app.use('/v1', v1Router(deps));
   app.use(
     rememberMountPath,
     operationsRouter({
@@ -42,11 +46,17 @@ export function createApp(deps: AppDeps): Express {
       openApiDocument: buildOpenApiDocument,
     }),
   );
-  app.use('/v1', requireBearer(deps.config.apiTokens), ...jsonBody());
-  app.use('/v1/users', rememberMountPath, usersRouter(new UserStore(deps.redis)));
-  app.use('/v1/products', rememberMountPath, productsRouter(new ProductStore(deps.redis)));
-  app.use('/v1/purchases', rememberMountPath, purchasesRouter(new PurchaseStore(deps.redis), deps.metrics));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/** /v1: auth and the JSON body rules, then the feature routers. */
+function v1Router(deps: AppDeps): Router {
+  const v1 = Router();
+  v1.use(requireBearer(deps.config.apiTokens), ...jsonBody());
+  v1.use('/users', rememberMountPath, usersRouter(new UserStore(deps.redis)));
+  v1.use('/products', rememberMountPath, productsRouter(new ProductStore(deps.redis)));
+  v1.use('/purchases', rememberMountPath, purchasesRouter(new PurchaseStore(deps.redis), deps.metrics));
+  return v1;
 }

@@ -25,39 +25,54 @@ export function requestLogFields(req: Request): { id: string | undefined; method
 const UNLOGGED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * Request id on the request (req.id) and the response (X-Request-Id), and one log line per request when its
- * response ends: `{ req: { id, method, url }, res: { statusCode }, responseTime }` (ms), at `info`, or at
- * `error` for a 5xx; `aborted: true` when the client went away first.
+ * What every request gets, in one middleware with one listener per response event (each layer and listener is
+ * paid on every request: docs/performance.md):
+ * - a request id on the request (req.id) and the response (X-Request-Id);
+ * - the HTTP metrics (count and duration by method, route template and status) when the response finishes;
+ * - one log line when its response ends: `{ req: { id, method, url }, res: { statusCode }, responseTime }` (ms), at
+ *   `info`, or at `error` for a 5xx; `aborted: true` when the client went away first. Probes and scrapes are not
+ *   logged.
  *
  * Written here rather than with pino-http, which builds two child loggers per request and serializes the
  * request into them up front, logged or not: 12–16 % of an API instance's CPU on GET /healthz, a path it does
  * not even log (docs/performance.md). The line has pino-http's shape, so log queries did not change.
  */
-export function requestLogging(logger: Logger): RequestHandler {
+export function observeRequests(logger: Logger, metrics: ApiMetrics): RequestHandler {
   return (req, res, next) => {
     const id = requestIdFrom(req.headers['x-request-id']);
     req.id = id;
     res.setHeader('X-Request-Id', id);
-    // at LOG_LEVEL warn/error only the 5xx lines are written, so the listeners are needed down to `error`
-    if (!UNLOGGED_PATHS.has(req.url) && logger.isLevelEnabled('error')) {
-      const start = Date.now();
-      const done = () => {
-        res.off('finish', done);
-        res.off('close', done);
-        const level = res.statusCode >= 500 ? 'error' : 'info';
-        if (!logger.isLevelEnabled(level)) return;
-        const line = {
-          req: requestLogFields(req),
-          res: { statusCode: res.statusCode },
-          responseTime: Date.now() - start,
-          ...(res.writableFinished ? {} : { aborted: true }),
+    const started = process.hrtime.bigint();
+    // at LOG_LEVEL warn/error only the 5xx lines are written, so the line is needed down to `error`
+    const logged = !UNLOGGED_PATHS.has(req.url) && logger.isLevelEnabled('error');
+    const done = () => {
+      res.off('finish', done);
+      res.off('close', done);
+      const finished = res.writableFinished;
+      const elapsedNs = process.hrtime.bigint() - started;
+      if (finished) {
+        const labels = {
+          method: req.method,
+          route: routeLabel(typeof res.locals.mountPath === 'string' ? res.locals.mountPath : '', (req.route as { path?: unknown } | undefined)?.path),
+          status: String(res.statusCode),
         };
-        if (level === 'error') logger.error(line, 'request errored');
-        else logger.info(line, 'request completed');
+        metrics.httpRequests.inc(labels);
+        metrics.httpDuration.observe(labels, Number(elapsedNs) / 1e9);
+      }
+      if (!logged) return;
+      const level = res.statusCode >= 500 ? 'error' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
+      const line = {
+        req: requestLogFields(req),
+        res: { statusCode: res.statusCode },
+        responseTime: Math.round(Number(elapsedNs) / 1e6),
+        ...(finished ? {} : { aborted: true }),
       };
-      res.on('finish', done);
-      res.on('close', done);
-    }
+      if (level === 'error') logger.error(line, 'request errored');
+      else logger.info(line, 'request completed');
+    };
+    res.on('finish', done);
+    res.on('close', done);
     next();
   };
 }
@@ -77,19 +92,3 @@ export const rememberMountPath: RequestHandler = (req, res, next) => {
   res.locals.mountPath = req.baseUrl;
   next();
 };
-
-export function httpMetrics(metrics: ApiMetrics): RequestHandler {
-  return (req, res, next) => {
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      const labels = {
-        method: req.method,
-        route: routeLabel(typeof res.locals.mountPath === 'string' ? res.locals.mountPath : '', (req.route as { path?: unknown } | undefined)?.path),
-        status: String(res.statusCode),
-      };
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
-    });
-    next();
-  };
-}

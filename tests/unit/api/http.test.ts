@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../../api/src/app';
-import { requestLogging } from '../../../api/src/http/observability';
+import { observeRequests } from '../../../api/src/http/observability';
 import { ApiMetrics } from '../../../api/src/ops/metrics';
 import { RedisGateway } from '../../../api/src/redis/gateway';
 
@@ -132,7 +132,7 @@ describe('request log', () => {
     expect(lines()).toEqual([]);
     // a 5xx answer, from the middleware alone (the app's Redis client here must never try to connect)
     const written: string[] = [];
-    const bare = express().use(requestLogging(pino({ level: 'info' }, { write: (l: string) => void written.push(l) })));
+    const bare = express().use(observeRequests(pino({ level: 'info' }, { write: (l: string) => void written.push(l) }), new ApiMetrics(false)));
     bare.get('/boom', (_req, res) => void res.status(503).end());
     await request(bare).get('/boom');
     expect(written.map((l) => JSON.parse(l) as unknown)).toEqual([
@@ -141,7 +141,7 @@ describe('request log', () => {
 
     // at LOG_LEVEL=warn: the 4xx is not logged, the 5xx still is
     const quiet: string[] = [];
-    const warnOnly = express().use(requestLogging(pino({ level: 'warn' }, { write: (l: string) => void quiet.push(l) })));
+    const warnOnly = express().use(observeRequests(pino({ level: 'warn' }, { write: (l: string) => void quiet.push(l) }), new ApiMetrics(false)));
     warnOnly.get('/nope', (_req, res) => void res.status(404).end());
     warnOnly.get('/boom', (_req, res) => void res.status(503).end());
     await request(warnOnly).get('/nope');
