@@ -11,7 +11,7 @@ export function requestIdFrom(header: string | string[] | undefined): string {
 
 declare module 'node:http' {
   interface IncomingMessage {
-    /** The request id (X-Request-Id), set by requestLogging. */
+    /** The request id (X-Request-Id), set by observeRequests. */
     id?: string;
   }
 }
