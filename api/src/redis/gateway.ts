@@ -379,15 +379,15 @@ export class RedisGateway {
 
   /**
    * @internal The write batch on `client` that a script sent now joins: the open one, or a new one (a batch open
-   * on another connection is sent first). Undefined while scripts do not take their WAIT along
-   * (waitsWithScripts), or with REDIS_WAIT_REPLICAS=0: the script is then sent on its own, at once.
+   * on another connection is sent first). A new batch takes its WAIT along unless REDIS_WAIT_REPLICAS=0 or WAITs
+   * fall short (waitsWithScripts); without one it still sends the turn's scripts in one socket write.
    */
-  batchFor(client: Redis): WriteBatch | undefined {
-    if (this.config.waitReplicas === 0 || !this.waitsWithScripts) return undefined;
+  batchFor(client: Redis): WriteBatch {
     const open = this.openBatch;
     if (open?.client === client) return open;
     open?.send();
-    const batch = new WriteBatch(client, () => this.watchScriptWait(this.sendWait(client)), () => {
+    const withWait = this.config.waitReplicas > 0 && this.waitsWithScripts;
+    const batch = new WriteBatch(client, withWait ? () => this.watchScriptWait(this.sendWait(client)) : undefined, () => {
       if (this.openBatch === batch) this.openBatch = undefined;
     });
     this.openBatch = batch;
@@ -608,27 +608,33 @@ function corkForTurn<T>(client: Redis, atEnd: (connected: boolean) => Promise<T>
  * comes as soon as it has run, so a refusal is answered without waiting for the WAIT. Under load this saves a
  * WAIT, a socket write and a reply to read per write beyond the first of a turn; on the master, each WAIT blocks
  * its client and asks every replica for an acknowledgement.
+ *
+ * Without `queueWait` (no WAIT with the scripts: REDIS_WAIT_REPLICAS=0, or WAITs falling short) the scripts of the
+ * turn still leave in one socket write: sent one by one they cost a write each, and made REDIS_WAIT_REPLICAS=0
+ * slower than 1 (docs/performance.md).
  */
 export class WriteBatch {
-  /** The reply of the batch's WAIT (pending until the batch is sent). */
-  readonly wait: Promise<unknown>;
-  /** Queues the WAIT behind the batch's scripts and lets them all go (once; else at the end of the turn). */
+  /** The reply of the batch's WAIT (pending until the batch is sent); undefined for a batch without one. */
+  readonly wait: Promise<unknown> | undefined;
+  /** Queues the WAIT (if any) behind the batch's scripts and lets them all go (once; else at the end of the turn). */
   readonly send: () => void;
 
   constructor(
     readonly client: Redis,
-    queueWait: () => Promise<unknown>,
+    queueWait: (() => Promise<unknown>) | undefined,
     onSent: () => void,
   ) {
     const turn = corkForTurn(client, (connected) => {
       onSent();
+      if (queueWait === undefined) return Promise.resolve(undefined);
       // the connection was lost during the turn: its scripts failed with it (503), and a WAIT sent now would only
       // fail too and be taken for replicas that cannot acknowledge (RedisGateway.waitsWithScripts)
       if (!connected) return Promise.reject(new Error('Connection is closed.'));
       return queueWait();
     });
-    this.wait = turn.result;
     this.send = turn.end;
+    if (queueWait === undefined) return;
+    this.wait = turn.result;
     // a batch whose every script failed or was refused (nothing to confirm) has no one reading its WAIT
     this.wait.catch(() => undefined);
   }
@@ -699,9 +705,9 @@ export class WriteSession {
    * soon as it is there: a refusal that wrote nothing is answered without waiting for the WAIT, whose reply
    * `confirmDurable` reads.
    *
-   * While WAITs fall short (no replica, or a paused one) the script goes alone and `confirmDurable` sends the WAIT
-   * only after a write, as a WAIT that cannot be satisfied holds the connection for REDIS_WAIT_TIMEOUT_MS
-   * (RedisGateway.waitsWithScripts). A master without the script (NOSCRIPT: restarted, newly promoted) runs
+   * While WAITs fall short (no replica, or a paused one) the turn's scripts go without a WAIT and `confirmDurable`
+   * sends one only after a write, as a WAIT that cannot be satisfied holds the connection for REDIS_WAIT_TIMEOUT_MS
+   * (RedisGateway.waitsWithScripts); with REDIS_WAIT_REPLICAS=0 they go without one, in one socket write all the same. A master without the script (NOSCRIPT: restarted, newly promoted) runs
    * nothing; the script is then sent in full (EVAL, which caches it) and `confirmDurable` sends its own WAIT.
    */
   async script(what: string, name: ScriptName, args: readonly string[]): Promise<unknown> {
@@ -711,7 +717,7 @@ export class WriteSession {
     const reply = this.client.evalsha(script.sha, script.numberOfKeys, ...args);
     try {
       const result = await this.loss.race(reply);
-      this.scriptWait = batch?.wait;
+      this.scriptWait = batch.wait;
       return result;
     } catch (err) {
       if (err instanceof Error && NOSCRIPT.test(err.message)) {

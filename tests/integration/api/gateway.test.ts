@@ -177,6 +177,18 @@ describe('RedisGateway', () => {
       expect(await replica.hget(`product:${product.id}`, 'stock')).toBe(String(100 - 8 * 3));
     });
 
+    it('with REDIS_WAIT_REPLICAS=0 the writes of one turn still share one socket write, and no WAIT is sent', async () => {
+      const gateway = gatewayOver(client, 0);
+      const users = new UserStore(gateway);
+      const waitsBefore = await commandCalls('wait');
+      const { value, writes } = await countWrites(client, () =>
+        Promise.all(Array.from({ length: 6 }, (_, i) => users.create({ name: `Z${i}`, email: `z${i}.${Date.now()}.${Math.random()}@example.com` }))),
+      );
+      expect(writes).toBe(1);
+      expect(await commandCalls('wait')).toBe(waitsBefore);
+      expect(await Promise.all(value.map((u) => client.exists(`user:${u.id}`)))).toEqual(value.map(() => 1));
+    });
+
     it("the next turn's batch goes to a connection without a WAIT in flight, not behind the blocked one", async () => {
       const second = await apiConnection(await topology.currentMaster());
       const writers = [client, second];
@@ -231,7 +243,7 @@ describe('RedisGateway', () => {
       await waitFor(async () => (await blockedClients()) === 0 || undefined, { what: 'the WAIT to time out', timeoutMs: 5_000, intervalMs: 100 });
     });
 
-    it('while WAITs fall short, scripts go alone and WAIT follows only a write; full acknowledgement switches back', async () => {
+    it('while WAITs fall short, scripts go without a WAIT and one follows only a write; full acknowledgement switches back', async () => {
       const gateway = gatewayOver(client, 1, 300);
       const users = new UserStore(gateway);
       const purchases = new PurchaseStore(gateway);
