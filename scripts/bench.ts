@@ -28,7 +28,7 @@ import {
   type DataTierTarget,
 } from './bench/data-tier';
 import { runHttpStep } from './bench/http-load';
-import { describeMachine, machineInfo } from './bench/machine';
+import { describeMachine, machineInfo, useOnlyCpus } from './bench/machine';
 import type { BenchReport, StepResult } from './bench/model';
 import { parseBenchOptions, type BenchOptions } from './bench/options';
 import { readProfiles, renderProfileSummary, summarizeProfile } from './bench/profile';
@@ -237,6 +237,8 @@ async function run(options: BenchOptions): Promise<void> {
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const outDir = resolve(options.outDir);
   mkdirSync(outDir, { recursive: true });
+  // before anything starts: every process of the run inherits the affinity
+  if (options.cpus !== undefined) useOnlyCpus(options.cpus);
   const machine = machineInfo();
   log(`evergreen bench (${options.mode}) on ${describeMachine(machine)}`);
   const runId = randomBytes(4).toString('hex');
@@ -310,6 +312,7 @@ async function run(options: BenchOptions): Promise<void> {
         seeded: { users: SEED_USERS, products: SEED_PRODUCTS, stock: SEED_STOCK },
         profile: options.profile,
         apiEnv: options.apiEnv,
+        cpus: options.cpus ?? null,
       },
       machine,
       loadAverageAtEnd: loadavg()[0] ?? 0,
@@ -318,7 +321,7 @@ async function run(options: BenchOptions): Promise<void> {
       steps: rated,
       targets,
     };
-    const title = `Evergreen bench ${report.mode} ${report.startedAt} — ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.nodeVersion}`;
+    const title = `Evergreen bench ${report.mode} ${report.startedAt} — ${machine.cpuModel}, ${machine.coresUsed} of ${machine.cores} cores, Node ${machine.nodeVersion}`;
     const table = [
       `Evergreen Stores benchmark (${report.mode}), ${report.startedAt}`,
       `machine: ${describeMachine(machine)}; load avg ${report.loadAverageAtEnd.toFixed(2)} at end; ${report.elapsedS} s in all`,

@@ -77,7 +77,15 @@ export interface RatedStep extends StepResult {
 
 export interface MachineInfo {
   readonly cpuModel: string;
+  /** CPUs of the machine. */
   readonly cores: number;
+  /**
+   * CPUs the run was allowed to use (its CPU affinity, inherited by every process it started: the stack and the
+   * load generators): `--cpus`, or whatever the run was started with. Fewer than `cores` under `--cpus`.
+   */
+  readonly coresUsed: number;
+  /** Those CPUs, as the kernel lists them (`Cpus_allowed_list`, e.g. `0-1`). */
+  readonly cpuList: string;
   readonly memoryBytes: number;
   readonly nodeVersion: string;
   readonly platform: string;

@@ -8,6 +8,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--profile] [--scenarios
   --scenarios LIST  subset of ${SCENARIOS.join(',')} (default: all)
   --connections L   concurrency levels (default 1,8,32,128)
   --no-limits       skip the data-tier and proxy limit measurements
+  --cpus LIST       run everything (stack and load generators) on these CPUs only, e.g. 0 or 0-1 (taskset's
+                    syntax): the same benchmark on fewer cores, to see how it scales (default: all)
   --api-env K=V     extra environment of the API instances, repeatable (LOG_LEVEL, API_*, REDIS_*): experiments
   --out DIR         where the JSON, SVG and table go (default results/)`;
 
@@ -28,6 +30,8 @@ export interface BenchOptions {
   readonly limits: boolean;
   /** Extra API environment (experiments such as LOG_LEVEL=warn); empty = as deployed. */
   readonly apiEnv: Readonly<Record<string, string>>;
+  /** CPUs the whole run is confined to (taskset list syntax); undefined = all the run was started with. */
+  readonly cpus: string | undefined;
   readonly outDir: string;
   readonly timing: StepTiming;
 }
@@ -56,6 +60,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       connections: { type: 'string' },
       'no-limits': { type: 'boolean', default: false },
       'api-env': { type: 'string', multiple: true, default: [] },
+      cpus: { type: 'string' },
       out: { type: 'string', default: 'results' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -74,6 +79,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     if (m?.[1] === undefined) problems.push(`--api-env takes LOG_LEVEL=, API_*= or REDIS_*= settings, got "${pair}"`);
     else apiEnv[m[1]] = m[2] ?? '';
   }
+  if (values.cpus !== undefined && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(values.cpus)) {
+    problems.push(`--cpus takes a list of CPUs such as 0, 0-1 or 0,2, got "${values.cpus}"`);
+  }
   if (problems.length > 0) throw new Error(`${problems.join('; ')}\n${USAGE}`);
   const mode = values.quick ? 'quick' : 'full';
   return {
@@ -83,6 +91,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     connections: [...new Set(connections)].sort((a, b) => a - b),
     limits: !values['no-limits'],
     apiEnv,
+    cpus: values.cpus,
     outDir: values.out,
     timing: TIMING[mode],
   };

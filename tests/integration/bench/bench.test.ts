@@ -24,10 +24,12 @@ afterAll(() => {
 });
 
 describe('npm run bench -- --quick', () => {
-  it('measures every limit and scenario step, rates them, and writes JSON, SVG and the tables', async () => {
+  it('measures every limit and scenario step, rates them, and writes JSON, SVG and the tables (on one CPU: --cpus)', async () => {
+    // the first CPU this process may use: `--cpus 0` would fail where CPU 0 is not ours (a container's cpuset)
+    const oneCpu = /^Cpus_allowed_list:\s*(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [benchJs, '--quick', '--scenarios', 'purchase,user-create', '--connections', '1,8', '--out', outDir],
+      [benchJs, '--quick', '--scenarios', 'purchase,user-create', '--connections', '1,8', '--cpus', oneCpu, '--out', outDir],
       { cwd: repositoryRoot(), timeout: 150_000, maxBuffer: 16 * 1024 * 1024 },
     );
     const files = readdirSync(outDir);
@@ -37,6 +39,7 @@ describe('npm run bench -- --quick', () => {
 
     const report = JSON.parse(readFileSync(join(outDir, `${base}.json`), 'utf8')) as BenchReport;
     expect(report.mode).toBe('quick');
+    expect([report.machine.coresUsed, report.machine.cpuList, report.settings.cpus]).toEqual([1, oneCpu, oneCpu]);
     for (const kind of ['proxy-limit', 'api-floor', 'data-script', 'data-purchase']) {
       const measured = report.limits.filter((l) => l.kind === kind);
       expect({ kind, connections: measured.map((l) => l.connections) }).toEqual({ kind, connections: [1, 8] });

@@ -5,7 +5,7 @@ describe('parseBenchOptions', () => {
   it('defaults to the full run: every scenario at 1, 8, 32, 128 connections, with limits', () => {
     expect(parseBenchOptions([])).toEqual({
       mode: 'full', profile: false, scenarios: ['purchase', 'product-read', 'product-list', 'user-create'],
-      connections: [1, 8, 32, 128], limits: true, apiEnv: {}, outDir: 'results', timing: TIMING.full,
+      connections: [1, 8, 32, 128], limits: true, apiEnv: {}, cpus: undefined, outDir: 'results', timing: TIMING.full,
     });
   });
 
@@ -17,6 +17,12 @@ describe('parseBenchOptions', () => {
   it('takes API environment experiments, only the variables the API reads', () => {
     expect(parseBenchOptions(['--api-env', 'LOG_LEVEL=warn', '--api-env', 'REDIS_WAIT_REPLICAS=0']).apiEnv).toEqual({ LOG_LEVEL: 'warn', REDIS_WAIT_REPLICAS: '0' });
     expect(() => parseBenchOptions(['--api-env', 'NODE_OPTIONS=--inspect'])).toThrow(/--api-env takes/);
+  });
+
+  it('takes the CPUs to confine the run to, in taskset list syntax', () => {
+    expect(parseBenchOptions(['--cpus', '0']).cpus).toBe('0');
+    expect(parseBenchOptions(['--cpus', '0-1,4']).cpus).toBe('0-1,4');
+    for (const bad of ['', 'all', '0-', '1,,2', '0;1']) expect(() => parseBenchOptions(['--cpus', bad])).toThrow(/--cpus takes a list of CPUs/);
   });
 
   it('names every bad value in one error', () => {
