@@ -231,14 +231,14 @@ async function measureLimits(
 }
 
 async function run(options: BenchOptions): Promise<void> {
+  // before anything starts: every process of the run inherits the affinity
+  if (options.cpus !== undefined) useOnlyCpus(options.cpus);
   // A fresh machine after `npm ci`: as root on Debian the programs are installed here, else named.
   ensurePackages(BENCH_PACKAGES);
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const outDir = resolve(options.outDir);
   mkdirSync(outDir, { recursive: true });
-  // before anything starts: every process of the run inherits the affinity
-  if (options.cpus !== undefined) useOnlyCpus(options.cpus);
   const machine = machineInfo();
   log(`evergreen bench (${options.mode}) on ${describeMachine(machine)}`);
   const runId = randomBytes(4).toString('hex');
