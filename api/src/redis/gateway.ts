@@ -339,7 +339,8 @@ export class RedisGateway {
    * WAIT requires (it waits for that connection's writes).
    *
    * Which connection: the one whose write batch is open in this turn of the event loop, so that the writes of the
-   * requests read in one turn share one socket write and one WAIT (WriteBatch); else the ready connection with the
+   * requests read in one turn share one socket write and one WAIT, or no WAIT with REDIS_WAIT_REPLICAS=0
+   * (WriteBatch; none is open while WAITs fall short: RedisGateway.batchFor); else the ready connection with the
    * fewest WAITs in flight (a WAIT holds its connection until replicas acknowledge, and the next batch would queue
    * behind it), round robin among equals.
    */
@@ -379,14 +380,17 @@ export class RedisGateway {
 
   /**
    * @internal The write batch on `client` that a script sent now joins: the open one, or a new one (a batch open
-   * on another connection is sent first). A new batch takes its WAIT along unless REDIS_WAIT_REPLICAS=0 or WAITs
-   * fall short (waitsWithScripts); without one it still sends the turn's scripts in one socket write.
+   * on another connection is sent first). With REDIS_WAIT_REPLICAS=0 a batch carries no WAIT, and still sends the
+   * turn's scripts in one socket write. Undefined while WAITs fall short (waitsWithScripts): each script is then
+   * sent on its own, at once, on the connection writer() chose — a batch would pin the turn's writes to one
+   * connection, where the WAITs each sends after its write (each held until REDIS_WAIT_TIMEOUT_MS) would queue.
    */
-  batchFor(client: Redis): WriteBatch {
+  batchFor(client: Redis): WriteBatch | undefined {
+    if (this.config.waitReplicas > 0 && !this.waitsWithScripts) return undefined;
     const open = this.openBatch;
     if (open?.client === client) return open;
     open?.send();
-    const withWait = this.config.waitReplicas > 0 && this.waitsWithScripts;
+    const withWait = this.config.waitReplicas > 0;
     const batch = new WriteBatch(client, withWait ? () => this.watchScriptWait(this.sendWait(client)) : undefined, () => {
       if (this.openBatch === batch) this.openBatch = undefined;
     });
@@ -609,9 +613,8 @@ function corkForTurn<T>(client: Redis, atEnd: (connected: boolean) => Promise<T>
  * WAIT, a socket write and a reply to read per write beyond the first of a turn; on the master, each WAIT blocks
  * its client and asks every replica for an acknowledgement.
  *
- * Without `queueWait` (no WAIT with the scripts: REDIS_WAIT_REPLICAS=0, or WAITs falling short) the scripts of the
- * turn still leave in one socket write: sent one by one they cost a write each, and made REDIS_WAIT_REPLICAS=0
- * slower than 1 (docs/performance.md).
+ * Without `queueWait` (REDIS_WAIT_REPLICAS=0: nothing to wait for) the scripts of the turn still leave in one socket
+ * write: sent one by one they cost a write each, and made REDIS_WAIT_REPLICAS=0 slower than 1 (docs/performance.md).
  */
 export class WriteBatch {
   /** The reply of the batch's WAIT (pending until the batch is sent); undefined for a batch without one. */
@@ -705,10 +708,11 @@ export class WriteSession {
    * soon as it is there: a refusal that wrote nothing is answered without waiting for the WAIT, whose reply
    * `confirmDurable` reads.
    *
-   * While WAITs fall short (no replica, or a paused one) the turn's scripts go without a WAIT and `confirmDurable`
-   * sends one only after a write, as a WAIT that cannot be satisfied holds the connection for REDIS_WAIT_TIMEOUT_MS
-   * (RedisGateway.waitsWithScripts); with REDIS_WAIT_REPLICAS=0 they go without one, in one socket write all the same. A master without the script (NOSCRIPT: restarted, newly promoted) runs
-   * nothing; the script is then sent in full (EVAL, which caches it) and `confirmDurable` sends its own WAIT.
+   * While WAITs fall short (no replica, or a paused one) the script goes alone and `confirmDurable` sends the WAIT
+   * only after a write, as a WAIT that cannot be satisfied holds the connection for REDIS_WAIT_TIMEOUT_MS
+   * (RedisGateway.waitsWithScripts). With REDIS_WAIT_REPLICAS=0 the turn's scripts share a socket write, no WAIT.
+   * A master without the script (NOSCRIPT: restarted, newly promoted) runs nothing; the script is then sent in full
+   * (EVAL, which caches it) and `confirmDurable` sends its own WAIT.
    */
   async script(what: string, name: ScriptName, args: readonly string[]): Promise<unknown> {
     const script = WRITE_SCRIPTS[name];
@@ -717,7 +721,7 @@ export class WriteSession {
     const reply = this.client.evalsha(script.sha, script.numberOfKeys, ...args);
     try {
       const result = await this.loss.race(reply);
-      this.scriptWait = batch.wait;
+      this.scriptWait = batch?.wait;
       return result;
     } catch (err) {
       if (err instanceof Error && NOSCRIPT.test(err.message)) {

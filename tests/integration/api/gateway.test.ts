@@ -277,6 +277,28 @@ describe('RedisGateway', () => {
       expect((await countWrites(client, () => users.create({ name: 'Eve', email: email() }))).writes).toBe(1);
     });
 
+    it('while WAITs fall short, the writes of one turn spread over the write connections, not one behind the other', async () => {
+      const second = await apiConnection(await topology.currentMaster());
+      const writers = [client, second];
+      const gateway = gatewayOver(client, 1, 300, { writers });
+      const users = new UserStore(gateway);
+      const create = (i: number) => users.create({ name: `S${i}`, email: `s${i}.${Date.now()}.${Math.random()}@example.com` }).catch((e: unknown) => e);
+      const replicaProcess = topology.redisProcess(replicaPort);
+      replicaProcess.signal('SIGSTOP');
+      try {
+        expect(await create(0)).toBeInstanceOf(ServiceUnavailableError); // a short WAIT: WAITs go after writes now
+        const watches = writers.map(watchWrites);
+        const turn = [create(1), create(2)];
+        await nextTurn();
+        // one script on each connection (each WAIT, held for the whole timeout, blocks only its own)
+        expect(watches.map((w) => w.count())).toEqual([1, 1]);
+        for (const w of watches) w.stop();
+        for (const outcome of await Promise.all(turn)) expect((outcome as Error).message).toMatch(/not confirmed durable/);
+      } finally {
+        replicaProcess.signal('SIGCONT');
+      }
+    });
+
     it('a command run between the script and confirmDurable makes confirmDurable send a fresh WAIT', async () => {
       const gateway = gatewayOver(client, 1);
       const session = gateway.writer();
