@@ -1,13 +1,19 @@
 /**
- * How `npm run up|preview|destroy` (scripts/pulumi.ts) drives the Pulumi CLI for the `dev` stack on
- * the local file backend. The decisions are pure functions here (tested); the script only runs them.
+ * How `npm run up|preview|destroy` and `npm run pulumi -- <args>` (scripts/pulumi.ts) drive the Pulumi CLI for
+ * the `dev` stack on the local file backend. The decisions are pure functions here (tested); the script only
+ * runs them.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-export type PulumiCommand = 'up' | 'preview' | 'destroy';
-export const PULUMI_COMMANDS: readonly PulumiCommand[] = ['up', 'preview', 'destroy'];
+/**
+ * `up`, `preview`, `destroy`: that Pulumi command on the dev stack. `cli`: any other Pulumi command line, given
+ * whole (`npm run pulumi -- stack output publicUrl`, `-- config set apiInstances 3`), on the same backend, stack
+ * and passphrase — which a bare `pulumi` in the shell would not find.
+ */
+export type PulumiCommand = 'up' | 'preview' | 'destroy' | 'cli';
+export const PULUMI_COMMANDS: readonly PulumiCommand[] = ['up', 'preview', 'destroy', 'cli'];
 
 export const DEV_STACK = 'dev';
 
@@ -49,10 +55,14 @@ export function pulumiEnvironment(repoRoot: string, callerEnv: NodeJS.ProcessEnv
   return { env, notes };
 }
 
-/** The CLI invocations, in order: select (or create) the dev stack, then the command itself. */
+/**
+ * The CLI invocations, in order: select (or create) the dev stack, then the command itself (`cli`: `extraArgs`
+ * are the whole command; the selected stack is the one it acts on).
+ */
 export function pulumiInvocations(command: PulumiCommand, extraArgs: readonly string[]): string[][] {
+  if (command === 'cli' && extraArgs.length === 0) throw new Error('npm run pulumi -- <pulumi arguments>: no arguments given');
   return [
     ['stack', 'select', DEV_STACK, '--create', '--secrets-provider', 'passphrase', '--non-interactive'],
-    [command, '--stack', DEV_STACK, ...extraArgs],
+    command === 'cli' ? [...extraArgs] : [command, '--stack', DEV_STACK, ...extraArgs],
   ];
 }

@@ -93,4 +93,12 @@ describe('npm run up|preview|destroy', () => {
       ['preview', '--stack', 'dev', '--diff'],
     ]);
   });
+
+  test('npm run pulumi: any command line, given whole, on the selected dev stack; none at all is an error', () => {
+    expect(pulumiInvocations('cli', ['stack', 'output', 'apiToken', '--show-secrets'])).toEqual([
+      ['stack', 'select', 'dev', '--create', '--secrets-provider', 'passphrase', '--non-interactive'],
+      ['stack', 'output', 'apiToken', '--show-secrets'],
+    ]);
+    expect(() => pulumiInvocations('cli', [])).toThrow(/no arguments given/);
+  });
 });
