@@ -23,6 +23,23 @@ export const TEST_PROGRAMS: Readonly<Record<string, string>> = {
   wrk: 'wrk',
 };
 
+/** Packages only the e2e suite needs: a Docker engine, and debootstrap for its stand-in images. */
+export const E2E_ONLY_PACKAGES: readonly string[] = ['docker.io', 'debootstrap'];
+
+/** Set to `skip` to skip the end-to-end suite on a machine without a usable Docker engine (docs/e2e.md). */
+export const E2E_OPT_OUT_ENV = 'EVERGREEN_E2E';
+
+/** True when the user asked to skip the end-to-end suite (`EVERGREEN_E2E=skip`). CI never sets it. */
+export function e2eOptedOut(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[E2E_OPT_OUT_ENV] === 'skip';
+}
+
+/** The packages a test run needs: all of TEST_PROGRAMS, but not the e2e suite's own when the user opted out of it. */
+export function packagesForTestRun(env: NodeJS.ProcessEnv): string[] {
+  const all = Object.keys(TEST_PROGRAMS);
+  return e2eOptedOut(env) ? all.filter((pkg) => !E2E_ONLY_PACKAGES.includes(pkg)) : all;
+}
+
 function onPath(program: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' }).status === 0
     || existsSync(`/usr/sbin/${program}`) || existsSync(`/usr/bin/${program}`);
@@ -60,7 +77,7 @@ export function ensurePackages(wanted: readonly string[] = Object.keys(TEST_PROG
 
 function main(): void {
   try {
-    ensurePackages();
+    ensurePackages(packagesForTestRun(process.env));
   } catch (error) {
     console.error((error as Error).message);
     process.exit(1);

@@ -44,7 +44,7 @@ import {
   type Purchase,
   type PurchaseOutcome,
 } from './support/client';
-import { e2eOptedOut } from './support/engine';
+import { e2eOptedOut } from '../../scripts/ensure-test-deps';
 import { deployStack, E2E_STACK_NAME, type E2EStack } from './support/stack';
 
 // The opt-out is for machines without a Docker engine; CI never sets it (docs/e2e.md).

@@ -16,10 +16,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { E2E_OPT_OUT_ENV } from '../../../scripts/ensure-test-deps';
 import { waitFor } from '../../support/wait';
 
-/** Set to `skip` to skip the end-to-end suite on a machine without a usable Docker engine. */
-export const OPT_OUT_ENV = 'EVERGREEN_E2E';
 
 /** Where the suite keeps what is worth keeping between runs: the debootstrap tarball, dockerd's log. */
 export const CACHE_DIR = process.env.EVERGREEN_E2E_CACHE ?? '/var/cache/evergreen-e2e';
@@ -32,10 +31,6 @@ export const SOCKET_PATH = (process.env.DOCKER_HOST?.startsWith('unix://')
 /** How long a freshly started dockerd may take to answer (it sets up iptables, containerd, overlay2). */
 const DOCKERD_START_TIMEOUT_MS = 60_000;
 
-/** True when the user asked to skip the suite (`EVERGREEN_E2E=skip`). */
-export function e2eOptedOut(): boolean {
-  return process.env[OPT_OUT_ENV] === 'skip';
-}
 
 async function answers(docker: Docker): Promise<boolean> {
   try {
@@ -76,7 +71,7 @@ async function connect(): Promise<Docker> {
   const docker = new Docker({ socketPath: SOCKET_PATH });
   if (await answers(docker)) return docker;
 
-  const hint = `(set ${OPT_OUT_ENV}=skip to skip the end-to-end suite)`;
+  const hint = `(set ${E2E_OPT_OUT_ENV}=skip to skip the end-to-end suite)`;
   const binary = dockerdPath();
   if (process.getuid?.() !== 0 || !binary) {
     throw new Error(
