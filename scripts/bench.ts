@@ -34,7 +34,7 @@ import { parseBenchOptions, type BenchOptions } from './bench/options';
 import { readProfiles, renderProfileSummary, summarizeProfile } from './bench/profile';
 import { evaluateTargets, rateSteps, renderLimitsTable, renderStepsTable, renderTargets } from './bench/report';
 import { scenarioPlan, SEED_STOCK, type Seeded } from './bench/scenarios';
-import { startLoopbackTopology, type LoopbackTopology } from '../tests/support/loopback';
+import { DEPLOYED_SENTINEL_TIMING, startLoopbackTopology, type LoopbackTopology } from '../tests/support/loopback';
 import { installExitHooks } from '../tests/support/processes';
 import { redisInfo } from '../tests/support/redis-probe';
 import { ensurePackages } from './ensure-test-deps';
@@ -250,6 +250,7 @@ async function run(options: BenchOptions): Promise<void> {
   const t0 = Date.now();
   const topology = await startLoopbackTopology({
     stack: BENCH_STACK,
+    ...DEPLOYED_SENTINEL_TIMING,
     // LOG_LEVEL stays the deployed default (info): the benchmark measures what is deployed.
     apiEnv: { ...options.apiEnv, ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}) },
   });
@@ -309,6 +310,7 @@ async function run(options: BenchOptions): Promise<void> {
         connections: options.connections,
         scenarios: options.scenarios,
         stack: BENCH_STACK,
+        sentinel: DEPLOYED_SENTINEL_TIMING,
         seeded: { users: SEED_USERS, products: SEED_PRODUCTS, stock: SEED_STOCK },
         profile: options.profile,
         apiEnv: options.apiEnv,

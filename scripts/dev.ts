@@ -10,8 +10,7 @@
  *   npm run dev -- --api-instances 3 --replicas 2 --sentinels 3 --keep
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_SETTINGS } from '../config';
-import { startLoopbackTopology, type LoopbackTopology, type LoopbackTopologyProps } from '../tests/support/loopback';
+import { DEPLOYED_SENTINEL_TIMING, startLoopbackTopology, type LoopbackTopology, type LoopbackTopologyProps } from '../tests/support/loopback';
 import { installExitHooks } from '../tests/support/processes';
 
 /** Port of the gateway when neither `--port` nor EVERGREEN_DEV_PORT is given. */
@@ -135,8 +134,7 @@ async function main(): Promise<void> {
     redisReplicas: options.replicas,
     sentinels: options.sentinels,
     // A person runs this: Sentinel timing as deployed, not the quicker tuning of the tests.
-    sentinelDownAfterMs: DEFAULT_SETTINGS.sentinel.downAfterMs,
-    sentinelFailoverTimeoutMs: DEFAULT_SETTINGS.sentinel.failoverTimeoutMs,
+    ...DEPLOYED_SENTINEL_TIMING,
   };
   const topology = await startLoopbackTopology(props);
   console.log(describeTopology(topology));

@@ -20,6 +20,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
+  DEFAULT_SETTINGS,
   defineStack,
   generateSecrets,
   renderApiEnvironment,
@@ -42,6 +43,15 @@ import {
 } from './processes';
 import { pairsToRecord, redisCall, redisInfo, type RedisCredentials, type RedisEndpoint } from './redis-probe';
 import { waitFor } from './wait';
+
+/**
+ * Sentinel timing as deployed (DEFAULT_SETTINGS), for the runs a person starts — `npm run dev`, `npm run bench` —
+ * rather than the quicker failover tuning the tests use by default (LoopbackTopologyProps).
+ */
+export const DEPLOYED_SENTINEL_TIMING: Pick<LoopbackTopologyProps, 'sentinelDownAfterMs' | 'sentinelFailoverTimeoutMs'> = {
+  sentinelDownAfterMs: DEFAULT_SETTINGS.sentinel.downAfterMs,
+  sentinelFailoverTimeoutMs: DEFAULT_SETTINGS.sentinel.failoverTimeoutMs,
+};
 
 export interface LoopbackTopologyProps {
   /** Number of API instances behind nginx. @default 2 */
