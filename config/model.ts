@@ -130,7 +130,8 @@ export interface GatewaySettings {
   readonly sendTimeout: string;
   /**
    * How many instances an idempotent request (GET, HEAD, PUT, DELETE…) is tried on when an instance
-   * fails (connection error, timeout, 502/503/504) — 2 means "the other instance once". A POST is never
+   * fails (connection error, timeout, 502, 504; a 503 is the API's own problem answer and is passed on) — 2 means
+   * "the other instance once". A POST is never
    * retried once sent (nginx's `non_idempotent` is not set): a purchase must not run twice by accident.
    * @default 2
    */
@@ -248,7 +249,7 @@ export interface SentinelSettings {
   /**
    * Failover timeout: how long a failover may take before it is abandoned, and twice this is how long
    * Sentinels wait before retrying a failover of the same master. 30 s is ample for replicas of a small
-   * data set to resynchronise, and half of Redis' default (180 s) so a failed attempt is retried sooner.
+   * data set to resynchronise, and a sixth of Redis' default (180 s) so a failed attempt is retried sooner.
    * Must exceed `downAfterMs`.
    * @default 30000
    */

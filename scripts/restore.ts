@@ -2,8 +2,8 @@
  * `npm run restore -- FILE.rdb [--stack NAME]`: loads a snapshot of `npm run backup` into the deployed
  * stack, replacing its Redis data.
  *
- * Downtime: the API containers (and the Sentinels) are stopped while the master loads the snapshot
- * and the replicas resynchronise; nginx answers 503 meanwhile. It prints how long that took. See
+ * Downtime: the API containers are stopped while the master loads the snapshot and the replicas
+ * resynchronise (the Sentinels keep running); nginx answers 503 meanwhile. It prints how long that took. See
  * docs/deploy.md; the work is done by infra/ops/redis-ops.ts `restoreRedis`.
  */
 import { existsSync, statSync } from 'node:fs';
