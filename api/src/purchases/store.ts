@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { IdempotencyKeyReusedError, InsufficientStockError, NotFoundError, ProblemError } from '../errors';
-import { newId } from '../ids';
+import { isId, newId } from '../ids';
 import type { RedisGateway } from '../redis/gateway';
 import { keys } from '../redis/keys';
 import type { CreatePurchaseBody, Purchase } from './schema';
@@ -80,6 +80,14 @@ export class PurchaseStore {
   constructor(private readonly redis: RedisGateway) {}
 
   async create(body: CreatePurchaseBody, idempotencyKey: string | undefined): Promise<PurchaseResult> {
+    // An id not of its kind names no user or product (404, as for a malformed id in a path). Sent to the script it
+    // could name another key — `<user id>:purchases` is the user's history, which EXISTS would find — so it is
+    // decided here, before Redis, and like a validation error it is not remembered under an Idempotency-Key.
+    for (const [kind, outcome] of [['user', 'user_not_found'], ['product', 'product_not_found']] as const) {
+      if (!isId(kind, kind === 'user' ? body.userId : body.productId)) {
+        return { kind: 'problem', problem: refusal(outcome, '', body), outcome: 'not_found', replayed: false };
+      }
+    }
     const now = new Date();
     const id = newId('purchase', now.getTime());
     const w = this.redis.writer();

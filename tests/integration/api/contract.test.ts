@@ -129,7 +129,9 @@ describe('products', () => {
 describe('bad input never writes and never yields a 5xx', () => {
   it('a battery of bad requests leaves Redis byte-for-byte unchanged', async () => {
     const user = await createUser();
-    const product = await createProduct(5);
+    const product = await createProduct(6);
+    // one purchase: the user's history (user:<id>:purchases) exists, a key a crafted user id could name
+    expect((await a.post('/v1/purchases', { userId: user.id, productId: product.id, quantity: 1 })).status).toBe(201);
     const before = await snapshot(redis);
     const big = 'x'.repeat(70 * 1024);
     const cases: [string, () => Promise<{ status: number; headers: Headers }>, number][] = [
@@ -161,6 +163,12 @@ describe('bad input never writes and never yields a 5xx', () => {
       ['forged cursor', () => a.get('/v1/products?cursor=eyJ2IjoxLCJsIjoidXNlcnMiLCJhIjoieCJ9'), 400],
       ['purchases of an unknown user', () => b.get('/v1/users/usr_00000000000000000000000000/purchases'), 404],
       ['unknown user in purchase', () => a.post('/v1/purchases', { userId: 'usr_00000000000000000000000000', productId: product.id, quantity: 1 }), 404],
+      ['user id naming the user’s history', () => b.post('/v1/purchases', { userId: `${user.id}:purchases`, productId: product.id, quantity: 1 }), 404],
+      [
+        'malformed product id, with an Idempotency-Key',
+        () => a.post('/v1/purchases', { userId: user.id, productId: 'prd_nope', quantity: 1 }, { headers: { 'Idempotency-Key': 'malformed-product' } }),
+        404,
+      ],
       ['too many in purchase', () => b.post('/v1/purchases', { userId: user.id, productId: product.id, quantity: 6 }), 409],
     ];
     for (const [what, send, status] of cases) {
