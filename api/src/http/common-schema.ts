@@ -2,6 +2,14 @@ import { z } from 'zod';
 
 /** Shapes shared by every feature: timestamps, problems, list queries and pages. */
 
+/**
+ * Free text of `min`..`max` characters (code points), well-formed: JSON can carry a lone surrogate (`"\ud800"`),
+ * which Redis would store as U+FFFD — the 201 would echo one name and every later read another.
+ */
+export function text(min: number, max: number) {
+  return z.string().min(min).max(max).regex(/^[^\p{Cs}]*$/u, 'must be well-formed Unicode (no lone surrogate)');
+}
+
 export const Timestamp = z.iso.datetime().meta({ description: 'ISO 8601 UTC timestamp', example: '2026-01-31T12:00:00.000Z' });
 
 export const ProblemSchema = z

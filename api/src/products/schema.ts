@@ -1,14 +1,14 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { IdParam, ListQuery, Timestamp, pageOf, problems } from '../http/common-schema';
+import { IdParam, ListQuery, Timestamp, pageOf, problems, text } from '../http/common-schema';
 
 /** Largest price: keeps quantity × price (≤ 1000 × this) an exact integer in JSON numbers and Redis' Lua. */
 export const MAX_PRICE_CENTS = 1_000_000_000_000;
 /** Largest stock (fits Redis' 64-bit HINCRBY and JSON numbers exactly). */
 export const MAX_STOCK = 1_000_000_000_000;
 
-const Name = z.string().min(1).max(200).meta({ description: '1..200 characters', example: 'Oak seedling' });
-const Description = z.string().max(2000).meta({ description: 'At most 2000 characters' });
+const Name = text(1, 200).meta({ description: '1..200 characters', example: 'Oak seedling' });
+const Description = text(0, 2000).meta({ description: 'At most 2000 characters' });
 const PriceCents = z.number().int().min(0).max(MAX_PRICE_CENTS).meta({ description: 'Integer ≥ 0 (cents)', example: 1299 });
 const Stock = z.number().int().min(0).max(MAX_STOCK).meta({ description: 'Integer ≥ 0', example: 10 });
 

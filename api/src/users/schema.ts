@@ -1,9 +1,9 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { IdParam, ListQuery, Timestamp, pageOf, problems } from '../http/common-schema';
+import { IdParam, ListQuery, Timestamp, pageOf, problems, text } from '../http/common-schema';
 import { PurchasePage } from '../purchases/schema';
 
-const Name = z.string().min(1).max(200).meta({ description: '1..200 characters', example: 'Ada Lovelace' });
+const Name = text(1, 200).meta({ description: '1..200 characters', example: 'Ada Lovelace' });
 const Email = z.email().max(254).meta({ description: 'Unique, compared case-insensitively', example: 'ada@example.com' });
 
 export const UserSchema = z

@@ -62,6 +62,18 @@ describe('request validation', () => {
     validationErrors(() => parseOr400(CreateProductBody, { name: 'p', description: 'd'.repeat(2001), priceCents: 1, stock: 1 }, 'body'));
   });
 
+  it('takes any Unicode text but a lone surrogate, which could not be stored as it came', () => {
+    expect(parseOr400(CreateUserBody, { name: 'Ōtsuka 😀 Zoë', email: 'a@b.co' }, 'body').name).toBe('Ōtsuka 😀 Zoë');
+    for (const [schema, body] of [
+      [CreateUserBody, { name: 'Ada \ud800', email: 'a@b.co' }],
+      [UpdateUserBody, { name: '\udc00' }],
+      [CreateProductBody, { name: 'p', description: 'half a pair: \ud83d', priceCents: 1, stock: 1 }],
+      [UpdateProductBody, { name: 'x\udfffy' }],
+    ] as const) {
+      expect(validationErrors(() => parseOr400(schema, body, 'body'))).toEqual([expect.objectContaining({ message: expect.stringMatching(/lone surrogate/) })]);
+    }
+  });
+
   it('wants integer, non-negative price and stock', () => {
     expect(parseOr400(CreateProductBody, { name: 'p', priceCents: 0, stock: 0 }, 'body')).toEqual({ name: 'p', priceCents: 0, stock: 0 });
     for (const bad of [{ priceCents: -1 }, { priceCents: 1.5 }, { stock: -1 }, { stock: '3' }]) {
