@@ -2,7 +2,6 @@ import express, { Router, type Express } from 'express';
 import type { Logger } from 'pino';
 import type { ApiConfig } from './config';
 import { requireBearer } from './http/auth';
-import { jsonBody } from './http/body';
 import { errorHandler, notFound } from './http/error-handler';
 import { observeRequests, rememberMountPath } from './http/observability';
 import { buildOpenApiDocument } from './openapi';
@@ -26,9 +25,9 @@ export interface AppDeps {
 }
 
 /**
- * The Express application: the request id, log line and metrics of every request; /v1 behind auth and the JSON body
- * rules; the operations endpoints; then 404, errors. /v1 comes before the operations router so that the API's own
- * requests do not walk its routes (each layer a request passes costs, on every request: docs/performance.md).
+ * The Express application: the request id, log line and metrics of every request; /v1 behind auth; the operations
+ * endpoints; then 404, errors. /v1 comes before the operations router so that the API's own requests do not walk
+ * its routes (each layer a request passes costs, on every request: docs/performance.md).
  */
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -51,10 +50,10 @@ export function createApp(deps: AppDeps): Express {
   return app;
 }
 
-/** /v1: auth and the JSON body rules, then the feature routers. */
+/** /v1: auth, then the feature routers (each route that takes a body parses it: http/body.ts). */
 function v1Router(deps: AppDeps): Router {
   const v1 = Router();
-  v1.use(requireBearer(deps.config.apiTokens), ...jsonBody());
+  v1.use(requireBearer(deps.config.apiTokens));
   v1.use('/users', rememberMountPath, usersRouter(new UserStore(deps.redis)));
   v1.use('/products', rememberMountPath, productsRouter(new ProductStore(deps.redis)));
   v1.use('/purchases', rememberMountPath, purchasesRouter(new PurchaseStore(deps.redis), deps.metrics));

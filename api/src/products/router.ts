@@ -1,5 +1,6 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { NotFoundError } from '../errors';
+import { jsonBody } from '../http/body';
 import { ListQuery } from '../http/common-schema';
 import { parseOr400 } from '../http/validate';
 import { isId } from '../ids';
@@ -14,7 +15,7 @@ function productId(raw: string): string {
 
 export function productsRouter(store: ProductStore): Router {
   const router = Router();
-  router.post('/', async (req, res) => {
+  router.post('/', jsonBody, async (req, res) => {
     const product = await store.create(parseOr400(CreateProductBody, req.body, 'body'));
     res.status(201).location(`/v1/products/${product.id}`).json(product);
   });
@@ -24,7 +25,7 @@ export function productsRouter(store: ProductStore): Router {
   router.get('/:id', async (req, res) => {
     res.json(await store.get(productId(req.params.id)));
   });
-  router.patch('/:id', async (req, res) => {
+  router.patch('/:id', jsonBody, async (req: Request<{ id: string }>, res) => {
     const id = productId(req.params.id);
     res.json(await store.update(id, parseOr400(UpdateProductBody, req.body, 'body')));
   });

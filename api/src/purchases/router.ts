@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { NotFoundError, ProblemError } from '../errors';
+import { jsonBody } from '../http/body';
 import { parseOr400 } from '../http/validate';
 import { isId } from '../ids';
 import type { ApiMetrics } from '../ops/metrics';
@@ -8,7 +9,7 @@ import type { PurchaseStore } from './store';
 
 export function purchasesRouter(store: PurchaseStore, metrics: ApiMetrics): Router {
   const router = Router();
-  router.post('/', async (req, res) => {
+  router.post('/', jsonBody, async (req, res) => {
     let result;
     try {
       const rawKey = req.get('Idempotency-Key');

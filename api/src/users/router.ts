@@ -1,5 +1,6 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { NotFoundError } from '../errors';
+import { jsonBody } from '../http/body';
 import { ListQuery } from '../http/common-schema';
 import { parseOr400 } from '../http/validate';
 import { isId } from '../ids';
@@ -14,7 +15,7 @@ function userId(raw: string): string {
 
 export function usersRouter(store: UserStore): Router {
   const router = Router();
-  router.post('/', async (req, res) => {
+  router.post('/', jsonBody, async (req, res) => {
     const user = await store.create(parseOr400(CreateUserBody, req.body, 'body'));
     res.status(201).location(`/v1/users/${user.id}`).json(user);
   });
@@ -24,7 +25,7 @@ export function usersRouter(store: UserStore): Router {
   router.get('/:id', async (req, res) => {
     res.json(await store.get(userId(req.params.id)));
   });
-  router.patch('/:id', async (req, res) => {
+  router.patch('/:id', jsonBody, async (req: Request<{ id: string }>, res) => {
     const id = userId(req.params.id);
     res.json(await store.update(id, parseOr400(UpdateUserBody, req.body, 'body')));
   });
