@@ -19,6 +19,8 @@
 #             this Sentinel last knew (the `sentinel monitor` line of the config it wrote in its previous
 #             run, which Sentinel rewrites on a failover); only a fresh Sentinel (no saved config) takes
 #             the bootstrap node.
+# Both: a master that is not one of REDIS_ADDRESSES (a Sentinel's, saved or live, from before the nodes'
+# addresses or ports changed) is ignored: it names no node of this stack.
 # Why the wait and the saved config: when every node and every Sentinel restart at once (a reboot of
 # the Docker host, a whole-cluster restart) no one answers anybody at first. Falling back to pod 0 then
 # would make a pod 0 that missed writes (it was down while another node was master) the master, and the
@@ -38,7 +40,8 @@
 # redis mode:
 #   REDIS_CONFIG_TEMPLATE, REDIS_CONFIG_FILE  template (read-only) and the file written and run
 #   REDIS_ANNOUNCE_HOST, REDIS_PORT           how the other nodes and the Sentinels reach this node
-#   REDIS_ADDRESSES              host:port of every Redis node (asked when no Sentinel answers)
+#   REDIS_ADDRESSES              host:port of every Redis node (asked when no Sentinel answers; a master not
+#                                among them is ignored). Needed in sentinel mode too.
 #   REDIS_SENTINEL_WAIT_SECONDS  how long to keep asking the Sentinels when none answers at first, before
 #                                the node falls back to the other nodes and to the bootstrap node (0: no
 #                                wait); the last round may overrun it by a question's timeout per Sentinel
@@ -88,6 +91,17 @@ ask() {
 
 is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 
+# is_node "HOST PORT": whether HOST:PORT is one of REDIS_ADDRESSES (always, when they are not given). A master
+# that is not names no node of this stack: one a Sentinel saved, or still knows, from before the nodes' addresses
+# or ports were changed. Following it, every node would start as the replica of an address where nothing runs.
+is_node() {
+  [ -n "${REDIS_ADDRESSES:-}" ] || return 0
+  for node in $(echo "$REDIS_ADDRESSES" | tr ',' ' '); do
+    [ "$node" = "${1% *}:${1##* }" ] && return 0
+  done
+  return 1
+}
+
 # master_from_sentinels [SKIP_ADDRESS]: prints "host port" of the master named by the first Sentinel that knows it.
 master_from_sentinels() {
   for addr in $(echo "$SENTINEL_ADDRESSES" | tr ',' ' '); do
@@ -96,6 +110,10 @@ master_from_sentinels() {
     mh=$(echo "$reply" | sed -n 1p)
     mp=$(echo "$reply" | sed -n 2p)
     if [ -n "$mh" ] && is_uint "$mp"; then
+      if ! is_node "$mh $mp"; then
+        log "sentinel $addr names $mh:$mp, which is not a redis node of this stack (REDIS_ADDRESSES): ignored"
+        continue
+      fi
       log "sentinel $addr names $mh:$mp as master"
       echo "$mh $mp"
       return 0
@@ -190,6 +208,10 @@ sentinel)
     saved=$(awk -v name="$REDIS_MASTER_NAME" '
       tolower($1) == "sentinel" && tolower($2) == "monitor" && $3 == name && $5 ~ /^[0-9]+$/ { print $4, $5; exit }' \
       "$SENTINEL_CONFIG_FILE") || saved=""
+  fi
+  if [ -n "$saved" ] && ! is_node "$saved"; then
+    log "the master this sentinel last knew, ${saved% *}:${saved##* }, is not a redis node of this stack (REDIS_ADDRESSES): ignored"
+    saved=""
   fi
   render "$SENTINEL_CONFIG_TEMPLATE" "$SENTINEL_CONFIG_FILE.rendered"
   if master=$(master_from_sentinels "$SENTINEL_ANNOUNCE_HOST:$SENTINEL_PORT"); then :

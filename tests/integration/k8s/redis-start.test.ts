@@ -454,6 +454,29 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
     }
   });
 
+  // A change of the nodes' ports (or addresses) restarts every node and Sentinel on its volume: each Sentinel's
+  // saved config names the master at its old address, where nothing runs any more. Followed, it would make every
+  // node the replica of that address: no master at all.
+  it('every node and Sentinel restarted on new ports: the saved master (an old address) is ignored, one master again, no data lost', async () => {
+    const masterBefore = (await sentinelsAgreeOn()) as number;
+    const keys = await writeAndPersist(masterBefore, 'new-ports');
+    await Promise.all([...redis.values(), ...sentinels.values()].map((p) => p.kill()));
+    const oldPorts = redisPorts;
+    redisPorts = [];
+    for (const _ of oldPorts) redisPorts.push(await freePort());
+    await Promise.all([...[0, 1, 2].map((i) => startRedis(i)), ...[0, 1, 2].map((i) => startSentinel(i))]);
+
+    const master = await oneMasterTheSentinelsName(() => `old ports ${oldPorts.join(',')}, new ${redisPorts.join(',')}\n${diagnostics(new Map([...sentinels].map(([i]) => [i, 0])))}`);
+    expect(redisPorts).toContain(master);
+    for (const port of redisPorts) {
+      const values = (await redisCall(local(port), admin, 'MGET', ...keys)) as unknown[];
+      expect({ port, lost: keys.filter((k, i) => values[i] !== k) }).toEqual({ port, lost: [] });
+    }
+    const sentinelLogs = [...sentinels.values()].map((p) => p.logTail(200)).join('\n');
+    expect(sentinelLogs).toMatch(new RegExp(`last knew, 127\\.0\\.0\\.1:${masterBefore}, is not a redis node of this stack`));
+    await everySentinelKnowsAll(master);
+  });
+
   it('refuses to start when a secret the template needs is missing, naming it', async () => {
     const dir = join(workDir, 'missing-secret');
     mkdirSync(dir, { recursive: true });
