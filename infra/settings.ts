@@ -17,6 +17,7 @@ import {
   DEFAULT_SETTINGS,
   SECRET_PATTERN,
   defineStack,
+  isWebhookUrl,
   StackValidationError,
   type StackOverrides,
   type StackSpec,
@@ -437,7 +438,7 @@ function nearestSetting(key: string): string | undefined {
 function secretValueProblem(key: SecretKey, value: string): string | undefined {
   const rule = 'must be 12–256 characters of A–Z a–z 0–9 . _ ~ + / = - (it is written into config files unquoted)';
   if (key === 'alertWebhookSecretUrl') {
-    return /^https?:\/\/\S+$/.test(value) ? undefined : 'must be an http(s) URL';
+    return isWebhookUrl(value) ? undefined : 'must be an http(s) URL';
   }
   if (key === 'apiTokens') {
     const tokens = value.split(',').map((t) => t.trim());

@@ -37,16 +37,24 @@ export class AlertmanagerConfigError extends Error {
   }
 }
 
+/**
+ * Whether `value` is an http(s) URL Alertmanager can post to (WHATWG URL parsing, as Node's `URL`: a port out of
+ * range or a bad percent-escape in the host is not). The one check of a webhook URL: the renderer's, and the
+ * Pulumi program's for the secret one before anything is created (infra/settings.ts).
+ */
+export function isWebhookUrl(value: string): boolean {
+  try {
+    const { protocol } = new URL(value);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
 /** The webhook URL alerts are delivered to: the secret one when given, else the model's. */
 function webhookUrl(spec: StackSpec, secrets: AlertmanagerSecrets | undefined): string {
   const url = secrets?.alertWebhookUrl ?? spec.monitoring.alertWebhookUrl;
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+  if (!isWebhookUrl(url)) {
     const from = secrets?.alertWebhookUrl === undefined ? 'monitoring.alertWebhookUrl' : 'secrets.alertWebhookUrl';
     throw new AlertmanagerConfigError([`${from}: must be an http(s) URL`]);
   }

@@ -96,6 +96,17 @@ describe('invalid settings', () => {
     );
   }, 90_000);
 
+  test.each(['http://alerts.example:99999/hook', 'http://a%zz/hook', 'ftp://alerts.example/hook'])(
+    'a webhook secret URL Alertmanager could not post to (%s) stops the program before it registers anything',
+    async (url) => {
+      const error = await failure({ alertWebhookSecretUrl: url }, ['alertWebhookSecretUrl']);
+      expect(error.message).toMatch(/evergreen-stores:alertWebhookSecretUrl: must be an http\(s\) URL/);
+      expect(error.message).not.toContain(url);
+      expect(error.resources).toEqual([]);
+    },
+    90_000,
+  );
+
   test('names a bad secret without repeating its value', async () => {
     const error = await failure({ redisApiPassword: 'sh0rt' }, ['redisApiPassword']);
     expect(error.message).toMatch(/evergreen-stores:redisApiPassword: must be 12–256 characters/);
