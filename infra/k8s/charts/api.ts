@@ -36,7 +36,7 @@ export function apiImage(spec: StackSpec, manifest: ManifestProps): string {
 /**
  * The API: a Deployment scaled by a HorizontalPodAutoscaler (from the model's `api.instances` up to
  * `apiAutoscaling.maxReplicas`, by CPU), a Service the gateway proxies to, a headless Service for
- * Prometheus, and a PodDisruptionBudget that keeps at least one pod through node drains.
+ * Prometheus, and a PodDisruptionBudget that lets a node drain evict one API pod at a time.
  */
 export class ApiChart extends Chart {
   readonly deployment: kplus.Deployment;
@@ -115,8 +115,9 @@ export class ApiChart extends Chart {
       name: 'api',
       labels,
       selector: selectorLabels(stack, 'api'),
-      // A drain takes one pod at a time and never the last serving one.
-      minAvailable: Math.max(1, spec.api.instances - 1),
+      // One pod at a time, however many the autoscaler runs. Not minAvailable: instances - 1 fixed at synth time
+      // would let a drain take many pods once the autoscaler has scaled up, and block every drain with one instance.
+      maxUnavailable: 1,
     });
   }
 }
