@@ -50,20 +50,44 @@ export interface Page<T> {
 
 const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
 
+/** An OpenAPI response header of a string value. */
+export const stringHeader = (description: string) => ({ description, schema: { type: 'string' as const } });
+
 /** OpenAPI response entries for the problems an endpoint can answer. */
 export const problemResponses = {
   400: { description: 'Malformed JSON or validation failure (with `errors`)', content: problemContent },
-  401: { description: 'Missing or invalid bearer token', content: problemContent },
+  401: {
+    description: 'Missing or invalid bearer token',
+    headers: { 'WWW-Authenticate': stringHeader('`Bearer`') },
+    content: problemContent,
+  },
   404: { description: 'Not found', content: problemContent },
   409: { description: 'Conflict', content: problemContent },
   413: { description: 'Body over 64 KiB', content: problemContent },
   415: { description: 'Body is not JSON', content: problemContent },
   422: { description: 'Idempotency-Key reused with another body', content: problemContent },
-  503: { description: 'Data store unavailable (e.g. during a failover); retry', content: problemContent },
+  503: {
+    description: 'Data store unavailable (e.g. during a failover); retry',
+    headers: { 'Retry-After': stringHeader('Seconds to wait before retrying') },
+    content: problemContent,
+  },
 } as const;
 
 export function problems(...statuses: (keyof typeof problemResponses)[]) {
   return Object.fromEntries(statuses.map((s) => [s, problemResponses[s]]));
+}
+
+/** The OpenAPI 201 response of a create: the resource, its URL in Location, and `more` headers. */
+export function createdResponse(
+  schema: z.ZodType,
+  path: string,
+  more: { readonly description?: string; readonly headers?: Readonly<Record<string, ReturnType<typeof stringHeader>>> } = {},
+) {
+  return {
+    description: more.description ?? 'Created',
+    headers: { Location: stringHeader(`URL of the new resource: ${path}`), ...more.headers },
+    content: { 'application/json': { schema } },
+  };
 }
 
 /** Path id parameter schema for OpenAPI. */

@@ -1,6 +1,6 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { IdParam, ListQuery, Timestamp, pageOf, problems, text } from '../http/common-schema';
+import { IdParam, ListQuery, Timestamp, createdResponse, pageOf, problems, text } from '../http/common-schema';
 
 /** Largest price: keeps quantity × price (≤ 1000 × this) an exact integer in JSON numbers and Redis' Lua. */
 export const MAX_PRICE_CENTS = 1_000_000_000_000;
@@ -45,7 +45,7 @@ export function describeProducts(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'post', path: '/v1/products', tags: ['products'], summary: 'Create a product',
     request: { body: { required: true, content: json(CreateProductBody) } },
-    responses: { 201: { description: 'Created', content: json(ProductSchema) }, ...problems(400, 401, 413, 415, 503) },
+    responses: { 201: createdResponse(ProductSchema, '/v1/products/{id}'), ...problems(400, 401, 413, 415, 503) },
   });
   registry.registerPath({
     method: 'get', path: '/v1/products', tags: ['products'], summary: 'List products (by id = creation order)',

@@ -1,6 +1,6 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { IdParam, Timestamp, pageOf, problems } from '../http/common-schema';
+import { IdParam, Timestamp, createdResponse, pageOf, problems, stringHeader } from '../http/common-schema';
 
 export const PurchaseSchema = z
   .object({
@@ -49,7 +49,10 @@ export function describePurchases(registry: OpenAPIRegistry): void {
       body: { required: true, content: json(CreatePurchaseBody) },
     },
     responses: {
-      201: { description: 'Created (or the replay of the first response for this Idempotency-Key)', content: json(PurchaseSchema) },
+      201: createdResponse(PurchaseSchema, '/v1/purchases/{id}', {
+        description: 'Created (or the replay of the first response for this Idempotency-Key)',
+        headers: { 'Idempotent-Replayed': stringHeader('`true` when this is the replay of the first response') },
+      }),
       ...problems(400, 401, 404, 409, 413, 415, 422, 503),
     },
   });

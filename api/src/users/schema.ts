@@ -1,6 +1,6 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { IdParam, ListQuery, Timestamp, pageOf, problems, text } from '../http/common-schema';
+import { IdParam, ListQuery, Timestamp, createdResponse, pageOf, problems, text } from '../http/common-schema';
 import { PurchasePage } from '../purchases/schema';
 
 const Name = text(1, 200).meta({ description: '1..200 characters', example: 'Ada Lovelace' });
@@ -29,7 +29,7 @@ export function describeUsers(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'post', path: '/v1/users', tags: ['users'], summary: 'Create a user',
     request: { body: { required: true, content: json(CreateUserBody) } },
-    responses: { 201: { description: 'Created', content: json(UserSchema) }, ...problems(400, 401, 409, 413, 415, 503) },
+    responses: { 201: createdResponse(UserSchema, '/v1/users/{id}'), ...problems(400, 401, 409, 413, 415, 503) },
   });
   registry.registerPath({
     method: 'get', path: '/v1/users', tags: ['users'], summary: 'List users (by id = creation order)',

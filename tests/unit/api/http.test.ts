@@ -172,4 +172,28 @@ describe('/openapi.json', () => {
     const purchase = doc.paths['/v1/purchases']!.post as { responses: Record<string, unknown> };
     expect(Object.keys(purchase.responses).sort()).toEqual(['201', '400', '401', '404', '409', '413', '415', '422', '503']);
   });
+
+  it('declares the headers of the contract: Location on 201, WWW-Authenticate on 401, Retry-After on 503, X-Request-Id on every request and response', async () => {
+    type Response = { headers?: Record<string, unknown> };
+    type Operation = { parameters?: { $ref?: string; name?: string; in?: string }[]; responses: Record<string, Response> };
+    const doc = (await request(app).get('/openapi.json')).body as {
+      paths: Record<string, Record<string, Operation>>;
+      components: { parameters: Record<string, { name: string; in: string }>; headers: Record<string, unknown> };
+    };
+    const operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([m, op]) => ({ at: `${m.toUpperCase()} ${path}`, op })));
+    const headersOf = (at: string, status: string) => Object.keys(operations.find((o) => o.at === at)?.op.responses[status]?.headers ?? {}).sort();
+    expect(headersOf('POST /v1/users', '201')).toEqual(['Location', 'X-Request-Id']);
+    expect(headersOf('POST /v1/products', '201')).toEqual(['Location', 'X-Request-Id']);
+    expect(headersOf('POST /v1/purchases', '201')).toEqual(['Idempotent-Replayed', 'Location', 'X-Request-Id']);
+    expect(headersOf('GET /v1/users', '401')).toEqual(['WWW-Authenticate', 'X-Request-Id']);
+    expect(headersOf('POST /v1/purchases', '503')).toEqual(['Retry-After', 'X-Request-Id']);
+    expect(doc.components.parameters.RequestId).toMatchObject({ name: 'X-Request-Id', in: 'header' });
+    expect(doc.components.headers).toHaveProperty('RequestId');
+    for (const { at, op } of operations) {
+      expect({ at, parameter: op.parameters?.some((p) => p.$ref === '#/components/parameters/RequestId') }).toEqual({ at, parameter: true });
+      for (const [status, response] of Object.entries(op.responses)) {
+        expect({ at, status, header: response.headers?.['X-Request-Id'] }).toEqual({ at, status, header: { $ref: '#/components/headers/RequestId' } });
+      }
+    }
+  });
 });
