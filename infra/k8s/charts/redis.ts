@@ -124,8 +124,10 @@ export class RedisChart extends Chart {
       REDIS_BOOTSTRAP_MASTER_HOST: kplus.EnvValue.fromValue(spec.redis.initialMaster.host),
       REDIS_BOOTSTRAP_MASTER_PORT: kplus.EnvValue.fromValue(String(spec.redis.initialMaster.port)),
       REDIS_ADDRESSES: kplus.EnvValue.fromValue(spec.redis.nodes.map((n) => n.hostPort).join(',')),
-      REDIS_QUERY_USER: kplus.EnvValue.fromValue('admin'),
-      REDIS_QUERY_PASSWORD: fromSecret(this, secrets.redisPasswords, 'admin'),
+      // The start script asks as the least-privileged user that may (SENTINEL GET-MASTER-ADDR-BY-NAME, INFO): `api`,
+      // as on Docker (infra/components/redis-tier.ts); admin's rights are not needed to find the master.
+      REDIS_QUERY_USER: kplus.EnvValue.fromValue('api'),
+      REDIS_QUERY_PASSWORD: fromSecret(this, secrets.redisPasswords, 'api'),
       REDIS_CLI: kplus.EnvValue.fromValue(cli),
       // The probes authenticate as the read-only exporter user; redis-cli reads the password from here.
       REDISCLI_AUTH: fromSecret(this, secrets.redisPasswords, 'exporter'),
