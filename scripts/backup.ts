@@ -26,7 +26,8 @@ async function main(): Promise<void> {
   const docker = await connectDocker();
   const result = await backupRedis(docker, { stack: values.stack, outDir: values.out });
   console.log(`backed up ${result.keys} keys from ${result.master}:`);
-  console.log(`  ${result.rdbFile}   (restore with: npm run restore -- ${result.rdbFile})`);
+  const stackArg = values.stack === 'evergreen' ? '' : ` --stack ${values.stack}`;
+  console.log(`  ${result.rdbFile}   (restore with: npm run restore -- ${result.rdbFile}${stackArg})`);
   console.log(`  ${result.aofArchive}`);
 }
 

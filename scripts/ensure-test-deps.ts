@@ -23,6 +23,9 @@ export const TEST_PROGRAMS: Readonly<Record<string, string>> = {
   wrk: 'wrk',
 };
 
+/** Packages whose installation starts a daemon of the same name (where an init system runs). */
+const DAEMON_PACKAGES: readonly string[] = ['redis-server', 'redis-sentinel', 'nginx', 'prometheus', 'prometheus-alertmanager'];
+
 /** Packages only the e2e suite needs: a Docker engine, and debootstrap for its stand-in images. */
 export const E2E_ONLY_PACKAGES: readonly string[] = ['docker.io', 'debootstrap'];
 
@@ -69,8 +72,9 @@ export function ensurePackages(wanted: readonly string[] = Object.keys(TEST_PROG
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
   execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
-  // Debian's packages start their daemons on install where an init system runs; the tests start their own.
-  for (const service of ['redis-server', 'redis-sentinel', 'nginx', 'prometheus', 'prometheus-alertmanager']) {
+  // Debian's packages start their daemons on install where an init system runs; the tests start their own. Only
+  // those just installed are stopped: a Redis or nginx the machine already ran is none of this script's business.
+  for (const service of DAEMON_PACKAGES.filter((pkg) => missing.includes(pkg))) {
     spawnSync('service', [service, 'stop'], { stdio: 'ignore' });
   }
 }

@@ -198,6 +198,14 @@ export function selectPods(service: kplus.Service, labels: Readonly<Record<strin
   for (const [key, value] of Object.entries(labels)) service.selectLabel(key, value);
 }
 
+/**
+ * Makes a headless Service's DNS name every selected pod, ready or not (cdk8s-plus has no prop for it): for pods that
+ * must find each other before they are ready (Redis, Sentinel) or stay visible while unready (Prometheus' targets).
+ */
+export function publishNotReadyAddresses(service: kplus.Service): void {
+  ApiObject.of(service).addJsonPatch(JsonPatch.add('/spec/publishNotReadyAddresses', true));
+}
+
 /** Pod template annotation holding a hash of the pod's configs, so that `kubectl apply` of a changed config rolls the pods. */
 export const CONFIG_HASH_ANNOTATION = 'evergreen.dev/config-hash';
 

@@ -12,7 +12,7 @@
  * REDIS_ADMIN_PASSWORD).
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -24,6 +24,8 @@ import { LABELS } from '../components/service-container';
 import { waitFor } from '../../tests/support/wait';
 
 const REDIS_CLI = IMAGE_FACTS.redis.healthTool as string;
+/** redis-check-rdb beside redis-cli in the Redis image. */
+const REDIS_CHECK_RDB = path.posix.join(path.posix.dirname(REDIS_CLI), 'redis-check-rdb');
 
 /** A problem an operator can fix (no stack, no master…): the scripts print its message alone. */
 export class RedisOpsError extends Error {
@@ -79,12 +81,34 @@ export async function stackContainers(docker: Docker, stack: string, service: st
   return out.sort((a, b) => a.instance.localeCompare(b.instance));
 }
 
-/** Runs a command in a container; resolves with its stdout, rejects with its stderr on a non-zero exit. */
+/** Bound of one command run in a container (a paused Redis would otherwise hold a backup or restore forever). */
+export const EXEC_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs a command in a container; resolves with its stdout, rejects with its stderr on a non-zero exit, or when it
+ * has not finished within `timeoutMs`.
+ */
 export async function execIn(
   target: StackContainer,
   cmd: readonly string[],
   env: Readonly<Record<string, string>> = {},
+  timeoutMs = EXEC_TIMEOUT_MS,
 ): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RedisOpsError(`${target.name}: ${cmd.slice(0, 2).join(' ')} … did not finish in ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([runIn(target, cmd, env), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function runIn(target: StackContainer, cmd: readonly string[], env: Readonly<Record<string, string>>): Promise<string> {
   const exec = await target.container.exec({
     Cmd: [...cmd],
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
@@ -277,45 +301,71 @@ export interface BackupResult {
 export async function backupRedis(docker: Docker, options: BackupOptions): Promise<BackupResult> {
   const timeoutMs = options.timeoutMs ?? 120_000;
   const { master } = await findMaster(docker, options.stack);
+  // A Sentinel that has not seen a failover yet, or one under way, can name a node that is no longer master: its
+  // snapshot could lag behind what clients were told is stored.
+  const role = parseInfo(await cli(master, 'INFO', 'replication')).role;
+  if (role !== 'master') {
+    throw new RedisOpsError(`the Sentinels name ${master.target.name} as master, but it reports role:${role ?? 'unknown'} (a failover under way?); try again`);
+  }
   const dir = await configGet(master, 'dir');
   const dbfilename = await configGet(master, 'dbfilename');
   const appenddirname = await configGet(master, 'appenddirname');
   const appendonly = await configGet(master, 'appendonly');
 
-  const before = await info(master, 'persistence');
+  const persistence = () => info(master, 'persistence');
+  // Redis refuses a BGSAVE while another one runs (a save point, a replica's full sync): that one ends first.
+  await waitFor(async () => (await persistence()).rdb_bgsave_in_progress === '0', {
+    what: `the snapshot ${master.target.name} was already taking to end`, timeoutMs, intervalMs: 200,
+  });
+  const before = await persistence();
   const saves = Number(before.rdb_saves ?? 0);
   await cli(master, 'BGSAVE', 'SCHEDULE');
-  await waitFor(
+  const saved = await waitFor(
     async () => {
-      const p = await info(master, 'persistence');
-      if (p.rdb_last_bgsave_status === 'err') throw new RedisOpsError(`${master.target.name}: BGSAVE failed (see its log)`);
-      return p.rdb_bgsave_in_progress === '0' && Number(p.rdb_saves ?? 0) > saves;
+      const p = await persistence();
+      // not done yet, or not started yet (BGSAVE SCHEDULE waits for an AOF rewrite under way)
+      if (p.rdb_bgsave_in_progress !== '0' || Number(p.rdb_saves ?? 0) <= saves) return undefined;
+      return p.rdb_last_bgsave_status === 'err' ? 'failed' : 'ok';
     },
     { what: `the RDB snapshot of ${master.target.name}`, timeoutMs, intervalMs: 200 },
   );
+  if (saved === 'failed') throw new RedisOpsError(`${master.target.name}: BGSAVE failed (see its log)`);
   const keys = Number((await cli(master, 'DBSIZE')).trim());
   if (appendonly === 'yes') {
-    const rewrites = Number(before.aof_rewrites ?? 0);
+    const idle = (p: Record<string, string>) => p.aof_rewrite_in_progress === '0' && p.aof_rewrite_scheduled === '0';
+    // one rewrite at a time, too: Redis refuses a second
+    await waitFor(async () => idle(await persistence()), { what: `the AOF rewrite ${master.target.name} was already doing to end`, timeoutMs, intervalMs: 200 });
+    const rewrites = Number((await persistence()).aof_rewrites ?? 0);
     await cli(master, 'BGREWRITEAOF');
-    await waitFor(
+    const rewritten = await waitFor(
       async () => {
-        const p = await info(master, 'persistence');
-        if (p.aof_last_bgrewrite_status === 'err') throw new RedisOpsError(`${master.target.name}: BGREWRITEAOF failed`);
-        return p.aof_rewrite_in_progress === '0' && p.aof_rewrite_scheduled === '0' && Number(p.aof_rewrites ?? 0) > rewrites;
+        const p = await persistence();
+        if (!idle(p)) return undefined;
+        if (p.aof_last_bgrewrite_status === 'err') return 'failed';
+        return Number(p.aof_rewrites ?? 0) > rewrites ? 'ok' : undefined;
       },
       { what: `the AOF rewrite of ${master.target.name}`, timeoutMs, intervalMs: 200 },
     );
+    if (rewritten === 'failed') throw new RedisOpsError(`${master.target.name}: BGREWRITEAOF failed (see its log)`);
   }
 
-  await mkdir(options.outDir, { recursive: true });
+  // The files hold the whole dataset (names, e-mails): readable by their owner only; each written under a
+  // temporary name and renamed when complete, so an interrupted backup leaves no truncated .rdb to restore.
+  await mkdir(options.outDir, { recursive: true, mode: 0o700 });
   const base = path.join(options.outDir, `${options.stack}-${master.target.instance}-${timestamp(options.now ?? new Date())}`);
   const work = await mkdtemp(path.join(tmpdir(), 'evergreen-backup-'));
+  const partial = (file: string) => `${file}.partial`;
   try {
     await tar(['-xf', '-', '--no-same-owner', '-C', work], await readArchive(master.target, path.posix.join(dir, dbfilename)));
-    await copyFile(path.join(work, dbfilename), `${base}.rdb`);
-    await writeFile(`${base}.aof.tar`, await readArchive(master.target, path.posix.join(dir, appenddirname)));
+    await copyFile(path.join(work, dbfilename), partial(`${base}.rdb`));
+    await chmod(partial(`${base}.rdb`), 0o600);
+    await writeFile(partial(`${base}.aof.tar`), await readArchive(master.target, path.posix.join(dir, appenddirname)), { mode: 0o600 });
+    await rename(partial(`${base}.aof.tar`), `${base}.aof.tar`);
+    await rename(partial(`${base}.rdb`), `${base}.rdb`);
   } finally {
     await rm(work, { recursive: true, force: true });
+    await rm(partial(`${base}.rdb`), { force: true });
+    await rm(partial(`${base}.aof.tar`), { force: true });
   }
   return { master: master.target.instance, rdbFile: `${base}.rdb`, aofArchive: `${base}.aof.tar`, keys };
 }
@@ -352,92 +402,185 @@ export interface RestoreResult {
   readonly downtimeMs: number;
 }
 
+/** What every RDB file starts with: `REDIS` and a four-digit format version. */
+const RDB_MAGIC = /^REDIS\d{4}$/;
+
+/**
+ * Checks that `file` is an RDB snapshot Redis will load, before anything of the stack is touched: the magic
+ * bytes here, then the Redis image's own `redis-check-rdb` on a copy in `target` (a truncated or corrupted file).
+ * An empty or foreign file would otherwise be loaded as an empty dataset (and copied to every replica), or leave
+ * the master unable to start.
+ */
+export async function checkSnapshot(target: StackContainer, file: string): Promise<void> {
+  const handle = await open(file, 'r');
+  const head = Buffer.alloc(9);
+  try {
+    await handle.read(head, 0, 9, 0);
+  } finally {
+    await handle.close();
+  }
+  if (!RDB_MAGIC.test(head.toString('latin1'))) {
+    throw new RedisOpsError(`${file} is not an RDB snapshot (it does not start with REDIS and a version); nothing was changed`);
+  }
+  const work = await mkdtemp(path.join(tmpdir(), 'evergreen-check-'));
+  const copy = 'evergreen-restore-check.rdb';
+  try {
+    await copyFile(file, path.join(work, copy));
+    await target.container.putArchive(await tar(['-cf', '-', '--numeric-owner', '--owner=0', '--group=0', '--mode=a+r', '-C', work, copy]), { path: '/tmp' });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  try {
+    await execIn(target, [REDIS_CHECK_RDB, `/tmp/${copy}`], {}, 120_000);
+  } catch (error) {
+    const why = error instanceof Error ? error.message.split('\n').find((l) => /error|fail|invalid|unexpected/i.test(l)) ?? error.message : String(error);
+    throw new RedisOpsError(`${file} is not a snapshot Redis can load (redis-check-rdb: ${why.trim()}); nothing was changed`);
+  } finally {
+    await execIn(target, ['rm', '-f', `/tmp/${copy}`]).catch(() => undefined);
+  }
+}
+
+/** Stops `c` (10 s grace); one already stopped is fine (Docker answers 304), any other refusal is an error. */
+async function stopContainer(c: StackContainer): Promise<void> {
+  try {
+    await c.container.stop({ t: 10 });
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode !== 304) {
+      throw new RedisOpsError(`${c.name} could not be stopped: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
+
+/** Starts every one of `list` that is not running; returns the names of those it could not start. */
+async function startStopped(list: readonly StackContainer[]): Promise<string[]> {
+  const failed: string[] = [];
+  for (const c of list) {
+    try {
+      if (!(await c.container.inspect()).State.Running) await c.container.start();
+    } catch {
+      failed.push(c.name);
+    }
+  }
+  return failed;
+}
+
 /**
  * Loads an RDB snapshot into the stack's current master; the replicas then resynchronise from it.
  *
- * Downtime: the API containers are stopped for the whole restore (nginx answers 503). The replicas
- * are stopped before the master, so that while the master is down the Sentinels (which keep running
- * and keep naming it as the master) have no replica to promote. The master, stopped, gets the
- * snapshot as its dump.rdb and as the base of a new AOF (a manifest naming only it, with a sequence
- * number above every existing AOF file, so no old increment is ever replayed), and starts: its
- * start-up script asks the Sentinels for its role and starts it as the master. The replicas start,
- * are told by the Sentinels to follow it, and fully resynchronise; then the API comes back.
- * Everything the stack held before is replaced.
+ * The snapshot is checked first (checkSnapshot): a file Redis would not load stops the restore before anything
+ * is stopped. Downtime: the API containers are stopped for the whole restore (nginx answers 503). The replicas
+ * are stopped before the master, so that while the master is down the Sentinels (which keep running and keep
+ * naming it as the master) have no replica to promote. The master, stopped, gets the snapshot as its dump.rdb
+ * and as the base of a new AOF (a manifest naming only it, with a sequence number above every existing AOF file,
+ * so no old increment is ever replayed), and starts: its start-up script asks the Sentinels for its role and
+ * starts it as the master. The replicas start, are told by the Sentinels to follow it, and fully resynchronise;
+ * then the API comes back. Everything the stack held before is replaced — but not deleted: the previous AOF files
+ * stay in the AOF directory, and the previous manifest beside them as `<appendfilename>.manifest.before-restore`
+ * (putting it back as the manifest, with the node stopped, returns to the data as it was).
+ *
+ * A failure once containers were stopped starts again every container the restore stopped before it reports
+ * the error, so that a failed restore does not leave the store down.
  */
 export async function restoreRedis(docker: Docker, options: RestoreOptions): Promise<RestoreResult> {
   const log = options.log ?? (() => undefined);
   const timeoutMs = options.timeoutMs ?? 120_000;
   const location = await findMaster(docker, options.stack);
   const { master } = location;
+  await checkSnapshot(master.target, options.rdbFile);
   const dir = await configGet(master, 'dir');
   const dbfilename = await configGet(master, 'dbfilename');
   const appenddirname = await configGet(master, 'appenddirname');
   const appendfilename = await configGet(master, 'appendfilename');
   // Only what was running is stopped and started again: the restore leaves the stack as it found it.
   const replicas = location.nodes.filter((n) => n.instance !== master.target.instance && n.running);
-  const apis = await stackContainers(docker, options.stack, 'api');
+  const apis = (await stackContainers(docker, options.stack, 'api')).filter((a) => a.running);
   log(`master is ${master.target.name} (${location.address}:${location.port}); restoring ${options.rdbFile}`);
 
   const started = Date.now();
-  const stop = async (list: readonly StackContainer[]) => {
-    await Promise.all(list.filter((c) => c.running).map((c) => c.container.stop({ t: 10 }).catch(() => undefined)));
-  };
   log(`stopping ${apis.length} API container(s): the store answers 503 until the restore ends`);
-  await stop(apis);
-  // Replicas first: the Sentinels, still running, then have nobody to promote while the master is down.
-  await stop(replicas);
-  await stop([master.target]);
+  try {
+    for (const c of apis) await stopContainer(c);
+    // Replicas first: the Sentinels, still running, then have nobody to promote while the master is down.
+    for (const c of replicas) await stopContainer(c);
+    await stopContainer(master.target);
+    await writeSnapshot(master.target, options.rdbFile, { dir, dbfilename, appenddirname, appendfilename }, log);
 
+    await master.target.container.start();
+    await waitFor(
+      async () => {
+        const p = await info(master, 'persistence');
+        return p.loading === '0';
+      },
+      { what: `${master.target.name} to load the snapshot`, timeoutMs, intervalMs: 250 },
+    );
+    const role = parseInfo(await cli(master, 'INFO', 'replication')).role;
+    if (role !== 'master') {
+      throw new RedisOpsError(`${master.target.name} restarted as ${role ?? 'unknown'}, not as the master the Sentinels named`);
+    }
+    const keys = Number((await cli(master, 'DBSIZE')).trim());
+    log(`${master.target.name} is up with ${keys} keys; restarting the replicas`);
+    for (const r of replicas) await r.container.start();
+    await waitFor(
+      async () => {
+        const r = await info(master, 'replication');
+        const online = Object.entries(r).filter(([k, v]) => /^slave\d+$/.test(k) && v.includes('state=online')).length;
+        return online >= replicas.length;
+      },
+      { what: `${replicas.length} replica(s) to resynchronise from ${master.target.name}`, timeoutMs, intervalMs: 250 },
+    );
+    const named = (await cli(location.sentinel, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', location.masterName)).trim().split(/\s+/);
+    if (named[0] !== location.address) throw new RedisOpsError(`the Sentinels now name another master: ${named.join(':')}`);
+    for (const a of apis) await a.container.start();
+    const downtimeMs = Date.now() - started;
+    log(`${apis.length} API container(s) started again after ${(downtimeMs / 1000).toFixed(1)} s`);
+    return { master: master.target.instance, keys, downtimeMs };
+  } catch (error) {
+    // the master first, then its replicas, then the API: the order a start of the stack takes
+    const failed = await startStopped([master.target, ...replicas, ...apis]);
+    const after = failed.length === 0 ? 'every container it had stopped was started again' : `could not start again: ${failed.join(', ')}`;
+    const why = error instanceof Error ? error.message : String(error);
+    throw new RedisOpsError(
+      `restore failed: ${why}; ${after}. The previous AOF of ${master.target.name} is kept in ${dir}/${appenddirname} ` +
+        `(manifest ${appendfilename}.manifest.before-restore, if the snapshot was written)`,
+    );
+  }
+}
+
+/**
+ * Writes `rdbFile` into the stopped master `target` as its dump.rdb and as the base of a new AOF whose sequence is
+ * above every existing one; the previous manifest is kept as `<appendfilename>.manifest.before-restore`.
+ */
+async function writeSnapshot(
+  target: StackContainer,
+  rdbFile: string,
+  names: { readonly dir: string; readonly dbfilename: string; readonly appenddirname: string; readonly appendfilename: string },
+  log: (line: string) => void,
+): Promise<void> {
+  const { dir, dbfilename, appenddirname, appendfilename } = names;
   const work = await mkdtemp(path.join(tmpdir(), 'evergreen-restore-'));
   try {
-    const existing = (await tar(['-tf', '-'], await readArchive(master.target, path.posix.join(dir, appenddirname))))
-      .toString('utf8')
-      .split('\n');
+    const existingArchive = await readArchive(target, path.posix.join(dir, appenddirname));
+    const existing = (await tar(['-tf', '-'], existingArchive)).toString('utf8').split('\n');
     const seq = highestAofSeq(existing, appendfilename) + 1;
     const aof = aofManifest(appendfilename, seq);
     await mkdir(path.join(work, appenddirname), { recursive: true });
-    await copyFile(options.rdbFile, path.join(work, dbfilename));
-    await copyFile(options.rdbFile, path.join(work, appenddirname, aof.base));
+    const manifestPath = path.posix.join(appenddirname, `${appendfilename}.manifest`);
+    if (existing.includes(manifestPath)) {
+      const previous = await tar(['-xOf', '-', manifestPath], existingArchive);
+      await writeFile(path.join(work, appenddirname, `${appendfilename}.manifest.before-restore`), previous);
+    }
+    await copyFile(rdbFile, path.join(work, dbfilename));
+    await copyFile(rdbFile, path.join(work, appenddirname, aof.base));
     await writeFile(path.join(work, appenddirname, aof.incr), '');
     await writeFile(path.join(work, appenddirname, `${appendfilename}.manifest`), aof.manifest);
-    const [uid = '0', gid = uid] = master.target.user.split(':');
+    const [uid = '0', gid = uid] = target.user.split(':');
     const archive = await tar([
       '-cf', '-', '--numeric-owner', `--owner=${uid}`, `--group=${gid}`, '--mode=go-rwx', '-C', work,
       dbfilename, appenddirname,
     ]);
-    await master.target.container.putArchive(archive, { path: dir });
-    log(`wrote the snapshot into ${master.target.name}:${dir} (AOF sequence ${seq})`);
+    await target.container.putArchive(archive, { path: dir });
+    log(`wrote the snapshot into ${target.name}:${dir} (AOF sequence ${seq}; the previous manifest kept beside it)`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-
-  await master.target.container.start();
-  await waitFor(
-    async () => {
-      const p = await info(master, 'persistence');
-      return p.loading === '0';
-    },
-    { what: `${master.target.name} to load the snapshot`, timeoutMs, intervalMs: 250 },
-  );
-  const role = parseInfo(await cli(master, 'INFO', 'replication')).role;
-  if (role !== 'master') {
-    throw new RedisOpsError(`${master.target.name} restarted as ${role ?? 'unknown'}, not as the master the Sentinels named`);
-  }
-  const keys = Number((await cli(master, 'DBSIZE')).trim());
-  log(`${master.target.name} is up with ${keys} keys; restarting the replicas`);
-  await Promise.all(replicas.map((r) => r.container.start()));
-  await waitFor(
-    async () => {
-      const r = await info(master, 'replication');
-      const online = Object.entries(r).filter(([k, v]) => /^slave\d+$/.test(k) && v.includes('state=online')).length;
-      return online >= replicas.length;
-    },
-    { what: `${replicas.length} replica(s) to resynchronise from ${master.target.name}`, timeoutMs, intervalMs: 250 },
-  );
-  const named = await cli(location.sentinel, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', location.masterName);
-  if (!named.includes(location.address)) throw new RedisOpsError(`the Sentinels now name another master: ${named.trim()}`);
-  await Promise.all(apis.filter((a) => a.running).map((a) => a.container.start()));
-  const downtimeMs = Date.now() - started;
-  log(`${apis.length} API container(s) started again after ${(downtimeMs / 1000).toFixed(1)} s`);
-  return { master: master.target.instance, keys, downtimeMs };
 }

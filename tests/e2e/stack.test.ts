@@ -21,10 +21,10 @@
  *
  * Docs: docs/e2e.md. Opt out (never in CI): EVERGREEN_E2E=skip.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backupRedis, restoreRedis } from '../../infra/ops/redis-ops';
+import { backupRedis, restoreRedis, stackContainers } from '../../infra/ops/redis-ops';
 import { redisCall, sentinelRoleEvents } from '../support/redis-probe';
 import { waitFor } from '../support/wait';
 import { demuxLogs, leftovers } from './support/apply';
@@ -445,6 +445,18 @@ describeE2E('the stack on a real Docker engine, deployed from the recorded Pulum
         const backup = await backupRedis(stack.docker, { stack: E2E_STACK_NAME, outDir });
         expect(statSync(backup.rdbFile).size).toBeGreaterThan(0);
         expect(backup.keys).toBeGreaterThan(0);
+        // the whole dataset: readable by its owner only
+        expect([statSync(backup.rdbFile).mode & 0o777, statSync(backup.aofArchive).mode & 0o777]).toEqual([0o600, 0o600]);
+
+        // A file Redis would not load is refused before anything is stopped: an empty one (it would load as an
+        // empty dataset, copied to every replica), one that is no snapshot, a truncated snapshot.
+        const bad = { empty: '', foreign: 'not a snapshot at all', truncated: readFileSync(backup.rdbFile).subarray(0, 40) };
+        for (const [name, content] of Object.entries(bad)) {
+          const file = join(outDir, `${name}.rdb`);
+          writeFileSync(file, content);
+          await expect(restoreRedis(stack.docker, { stack: E2E_STACK_NAME, rdbFile: file, log })).rejects.toThrow(/nothing was changed/);
+        }
+        expect((await stack.api('GET', `/v1/products/${product.id}`)).status).toBe(200);
 
         // Empty the stack: every key gone on the master, and so on the replicas.
         const master = await stack.currentMaster();
@@ -454,6 +466,15 @@ describeE2E('the stack on a real Docker engine, deployed from the recorded Pulum
           intervalMs: 250,
           what: 'the emptied store to answer 404 for the product',
         });
+
+        // A restore that fails once it has stopped containers (here: waits of 1 ms) starts them all again.
+        await expect(restoreRedis(stack.docker, { stack: E2E_STACK_NAME, rdbFile: backup.rdbFile, log, timeoutMs: 1 })).rejects.toThrow(
+          /restore failed: .*every container it had stopped was started again/,
+        );
+        for (const service of ['api', 'redis']) {
+          const containers = await stackContainers(stack.docker, E2E_STACK_NAME, service);
+          expect(containers.filter((c) => !c.running).map((c) => c.name)).toEqual([]);
+        }
 
         // What `npm run restore -- FILE.rdb --stack evergreen-e2e` runs.
         const restored = await restoreRedis(stack.docker, { stack: E2E_STACK_NAME, rdbFile: backup.rdbFile, log });

@@ -14,6 +14,7 @@ import {
   imagePullPolicy,
   podDisruptionBudget,
   probeTiming,
+  publishNotReadyAddresses,
   restrictedContainer,
   restrictedPod,
   scratchVolume,
@@ -102,6 +103,9 @@ export class ApiChart extends Chart {
       ports: [{ name: 'http', port, targetPort: port }],
     });
     selectPods(podsService, selectorLabels(stack, 'api'));
+    // Every pod, ready or not: an unready pod (/readyz 503 while the master is not writable) must stay a scrape
+    // target, or its evergreen_redis_master_writable 0 and its up 0 vanish before an alert's `for:` has passed.
+    publishNotReadyAddresses(podsService);
 
     new kplus.HorizontalPodAutoscaler(this, 'autoscaler', {
       metadata: { name: 'api', labels },

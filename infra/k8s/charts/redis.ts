@@ -17,6 +17,7 @@ import {
   imagePullPolicy,
   podDisruptionBudget,
   probeTiming,
+  publishNotReadyAddresses,
   restrictedContainer,
   restrictedPod,
   scratchVolume,
@@ -237,7 +238,7 @@ export class RedisChart extends Chart {
     });
     hardenPodTemplate(this.redis);
     // Pod DNS names must resolve before the pods are ready: replicas and Sentinels need them to sync.
-    ApiObject.of(redisService).addJsonPatch(JsonPatch.add('/spec/publishNotReadyAddresses', true));
+    publishNotReadyAddresses(redisService);
     podDisruptionBudget(this, 'redis-budget', {
       name: 'redis',
       labels: redisLabels,
@@ -315,7 +316,7 @@ export class RedisChart extends Chart {
       mounts: [{ container: 0, path: spec.sentinel.dataDir }],
     });
     hardenPodTemplate(this.sentinel);
-    ApiObject.of(sentinelService).addJsonPatch(JsonPatch.add('/spec/publishNotReadyAddresses', true));
+    publishNotReadyAddresses(sentinelService);
     podDisruptionBudget(this, 'sentinel-budget', {
       name: 'sentinel',
       labels: sentinelLabels,

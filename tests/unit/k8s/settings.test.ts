@@ -31,6 +31,12 @@ describe('settings → manifests', () => {
     }
   });
 
+  it('headless Services name their pods before they are ready: Redis and Sentinel (to sync), the API pods (Prometheus keeps scraping an unready one)', () => {
+    for (const name of ['redis', 'sentinel', 'api-pods']) {
+      expect({ name, spec: find(base.objects, 'Service', name).spec }).toMatchObject({ name, spec: { clusterIP: 'None', publishNotReadyAddresses: true } });
+    }
+  });
+
   it('Redis replicas set the StatefulSet size and every address list that names the nodes', () => {
     const more = synth({ redis: { replicas: 4 } });
     expect((find(base.objects, 'StatefulSet', 'redis').spec as { replicas: number }).replicas).toBe(3);
