@@ -136,7 +136,11 @@ export interface GatewaySettings {
    * @default 2
    */
   readonly retries: number;
-  /** Total time budget for those tries. @default '10s' */
+  /**
+   * Total time budget for those tries, counted from the request's start (`proxy_next_upstream_timeout`; 0: none).
+   * Longer than `readTimeout`, or an instance that stops answering would never be retried: the 30 s default holds a
+   * read timeout on one instance and a second try. @default '30s'
+   */
   readonly retryTimeout: string;
   /** Largest request body accepted; larger bodies get 413 problem+json (the API contract says 64 KiB). @default '64k' */
   readonly clientMaxBodySize: string;
@@ -369,7 +373,7 @@ export const DEFAULT_SETTINGS: StackSettings = {
     readTimeout: '15s',
     sendTimeout: '15s',
     retries: 2,
-    retryTimeout: '10s',
+    retryTimeout: '30s',
     clientMaxBodySize: '64k',
     rateLimit: { rate: '200r/s', burst: 400, zoneSize: '10m' },
     clientKeepaliveTimeout: '65s',

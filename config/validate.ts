@@ -231,9 +231,24 @@ function resetPaths(settings: StackSettings, paths: readonly (readonly PropertyK
   return strip(copy, defaults);
 }
 
+/** Milliseconds of an nginx time already shape-checked ('500ms', '2s', '1m', '1h'; a bare number is seconds). */
+export function nginxTimeMs(value: string): number {
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(value);
+  if (!m) throw new Error(`not an nginx time: ${value}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] as number;
+  return Number(m[1]) * unit;
+}
+
 /** Checks that need the whole topology. Settings are already shape-checked. */
 function topologyProblems(s: StackSettings, spec: StackSpec): string[] {
   const problems: string[] = [];
+  const retryMs = nginxTimeMs(s.gateway.retryTimeout);
+  if (s.gateway.retries > 1 && retryMs !== 0 && retryMs <= nginxTimeMs(s.gateway.readTimeout))
+    problems.push(
+      `gateway.retryTimeout: ${s.gateway.retryTimeout} is not above gateway.readTimeout (${s.gateway.readTimeout}): nginx tries another ` +
+        'instance only within retryTimeout of the request\'s start, so an instance that stops answering would never be retried; ' +
+        'make it longer than readTimeout (0: no limit)',
+    );
   const { count, quorum } = s.sentinel;
   if (count < 3) problems.push(`sentinel.count: ${count} Sentinel(s) cannot survive the loss of one; use 3 or more (an odd number)`);
   else if (count % 2 === 0)

@@ -70,7 +70,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
   { key: 'gatewayReadTimeout', type: 'string', model: m('gateway', 'readTimeout'), description: 'Time between two reads of an API response.' },
   { key: 'gatewaySendTimeout', type: 'string', model: m('gateway', 'sendTimeout'), description: 'Time between two writes of a request to an API instance.' },
   { key: 'gatewayRetries', type: 'integer', model: m('gateway', 'retries'), description: 'Instances an idempotent request is tried on when one fails (POST is never retried).' },
-  { key: 'gatewayRetryTimeout', type: 'string', model: m('gateway', 'retryTimeout'), description: 'Time budget of those tries.' },
+  { key: 'gatewayRetryTimeout', type: 'string', model: m('gateway', 'retryTimeout'), description: "Time budget of those tries, from the request's start; longer than gatewayReadTimeout (0 = none)." },
   { key: 'gatewayClientMaxBodySize', type: 'string', model: m('gateway', 'clientMaxBodySize'), description: 'Largest request body (413 above it).' },
   { key: 'gatewayRateLimit', type: 'string', model: m('gateway', 'rateLimit', 'rate'), description: "Per-client-address rate limit, '<n>r/s' or '<n>r/m' (429 above it)." },
   { key: 'gatewayRateLimitBurst', type: 'integer', model: m('gateway', 'rateLimit', 'burst'), description: 'Requests above the rate still served before 429s start.' },

@@ -354,6 +354,30 @@ describe("least-connections balancing (gateway.balancing: 'least-conn')", () => 
   });
 });
 
+describe('an instance that stops answering (gateway.readTimeout)', () => {
+  it('a GET is tried on the other instance after the read timeout (retryTimeout longer than readTimeout)', async () => {
+    // one worker, round robin: of two GETs in a row one goes to the hung instance first
+    const spec = await loopbackSpec(join(workDir, 'read-timeout'), { gateway: { readTimeout: '1s', retryTimeout: '3s', workerProcesses: 1 } });
+    const url = `http://127.0.0.1:${spec.gateway.instance.port}`;
+    const [live, hung] = spec.api.instanceList.map((inst) => new StandIn(inst.name, inst.port)) as [StandIn, StandIn];
+    hung.delayMs = 10_000;
+    let nginx: ManagedProcess | undefined;
+    try {
+      for (const i of [live, hung]) await i.start();
+      nginx = await startNginx(spec);
+      for (const id of ['hung-1', 'hung-2']) {
+        const res = await fetch(`${url}/v1/products`, { headers: { 'x-request-id': id } });
+        expect({ id, status: res.status }).toEqual({ id, status: 200 });
+        expect(((await res.json()) as { instance: string }).instance).toBe(live.name);
+      }
+      expect(hung.seen.length).toBeGreaterThanOrEqual(1); // it was asked, and given up on
+    } finally {
+      await nginx?.stop();
+      for (const i of [live, hung]) await i.stop();
+    }
+  });
+});
+
 describe('unprivileged, with a tight rate limit', () => {
   it('runs as nobody and answers over-limit requests with 429 problem+json', async () => {
     const spec = await loopbackSpec(join(workDir, 'limited'), { gateway: { rateLimit: { rate: '1r/m', burst: 1 } } });

@@ -172,6 +172,7 @@ describe('validation: one clear message per problem', () => {
     ['min replicas above replicas', { redis: { replicas: 1, minReplicasToWrite: 2 } }, 'redis.minReplicasToWrite: 2 is above redis.replicas (1)'],
     ['false-failover-prone down-after', { sentinel: { downAfterMs: 500 } }, 'sentinel.downAfterMs: must be at least 1000 ms'],
     ['failover timeout below down-after', { sentinel: { downAfterMs: 20000, failoverTimeoutMs: 10000 } }, 'sentinel.failoverTimeoutMs: 10000 must be greater'],
+    ['retry budget within the read timeout', { gateway: { retryTimeout: '10s' } }, 'gateway.retryTimeout: 10s is not above gateway.readTimeout (15s)'],
     ['unknown port key', { ports: { 'api-7': 9000 } }, 'ports.api-7: no instance has this name'],
     ['unknown setting', { redis: { replcas: 3 } } as unknown as StackOverrides, 'redis.replcas: unknown setting'],
     ['config injection', { redis: { masterName: 'a b\nsentinel x' } }, 'redis.masterName: must be 1–64 characters'],
