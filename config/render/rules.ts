@@ -11,6 +11,9 @@ import { stringify } from 'yaml';
 import type { StackSpec } from '../model';
 import { JOBS } from './monitoring-model';
 
+/** Route labels of the API's operations endpoints (probes, scrapes, the OpenAPI document), as a regex. */
+const OPERATIONS_ROUTES = '/healthz|/readyz|/metrics|/openapi.json';
+
 export type AlertSeverity = 'critical' | 'warning';
 
 export interface AlertRule {
@@ -98,9 +101,11 @@ export function alertRuleGroups(spec: StackSpec): AlertRuleGroup[] {
         },
         {
           alert: 'ApiHighErrorRatio',
+          // the store's own requests only: probes and scrapes (always 200, several a second) would dilute a quiet
+          // store's failures below the threshold
           expr:
-            `sum(rate(http_requests_total{job="${api}",status=~"5.."}[5m]))` +
-            ` / sum(rate(http_requests_total{job="${api}"}[5m])) > ${t.errorRatio}`,
+            `sum(rate(http_requests_total{job="${api}",route!~"${OPERATIONS_ROUTES}",status=~"5.."}[5m]))` +
+            ` / sum(rate(http_requests_total{job="${api}",route!~"${OPERATIONS_ROUTES}"}[5m])) > ${t.errorRatio}`,
           for: '5m',
           severity: 'critical',
           service: 'api',

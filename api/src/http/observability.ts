@@ -21,6 +21,9 @@ export function requestLogFields(req: Request): { id: string | undefined; method
   return { id: req.id, method: req.method, url: req.originalUrl };
 }
 
+/** The status label of a request whose client went away before its response was sent (nginx's 499). */
+export const CLIENT_CLOSED_REQUEST = '499';
+
 /** Paths that are not logged: probes and scrapes every few seconds would drown the log. */
 const UNLOGGED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -28,7 +31,8 @@ const UNLOGGED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
  * What every request gets, in one middleware with one listener per response event (each layer and listener is
  * paid on every request: docs/performance.md):
  * - a request id on the request (req.id) and the response (X-Request-Id);
- * - the HTTP metrics (count and duration by method, route template and status) when the response finishes;
+ * - the HTTP metrics (count and duration by method, route template and status) when the response finishes, or
+ *   with status 499 when the client went away first;
  * - one log line when its response ends: `{ req: { id, method, url }, res: { statusCode }, responseTime }` (ms), at
  *   `info`, or at `error` for a 5xx; `aborted: true` when the client went away first. Probes and scrapes are not
  *   logged.
@@ -50,15 +54,16 @@ export function observeRequests(logger: Logger, metrics: ApiMetrics): RequestHan
       res.off('close', done);
       const finished = res.writableFinished;
       const elapsedNs = process.hrtime.bigint() - started;
-      if (finished) {
-        const labels = {
-          method: req.method,
-          route: routeLabel(typeof res.locals.mountPath === 'string' ? res.locals.mountPath : '', (req.route as { path?: unknown } | undefined)?.path),
-          status: String(res.statusCode),
-        };
-        metrics.httpRequests.inc(labels);
-        metrics.httpDuration.observe(labels, Number(elapsedNs) / 1e9);
-      }
+      // A request whose client went away first (nginx gave up at its read timeout, or the client closed) is counted
+      // too, as 499 (nginx's "client closed request"): left out, the slowest requests would vanish from the
+      // latency and error alerts exactly when things go wrong.
+      const labels = {
+        method: req.method,
+        route: routeLabel(typeof res.locals.mountPath === 'string' ? res.locals.mountPath : '', (req.route as { path?: unknown } | undefined)?.path),
+        status: finished ? String(res.statusCode) : CLIENT_CLOSED_REQUEST,
+      };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, Number(elapsedNs) / 1e9);
       if (!logged) return;
       const level = res.statusCode >= 500 ? 'error' : 'info';
       if (!logger.isLevelEnabled(level)) return;

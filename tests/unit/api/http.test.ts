@@ -106,6 +106,37 @@ describe('HTTP rules decided before data access', () => {
   });
 });
 
+describe('HTTP metrics of a request whose client went away', () => {
+  it('are counted as 499 with their duration, so the slowest requests stay in the latency and error figures', async () => {
+    const counted = new ApiMetrics(false);
+    const bare = express().use(observeRequests(pino({ level: 'silent' }), counted));
+    let reached!: () => void;
+    const inHandler = new Promise<void>((resolve) => (reached = resolve));
+    let closed!: () => void;
+    const serverSawClose = new Promise<void>((resolve) => (closed = resolve));
+    bare.get('/v1/slow/:id', (req) => {
+      req.socket.once('close', () => setImmediate(closed));
+      reached(); // and never answers
+    });
+    const server = bare.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const client = new AbortController();
+      const pending = fetch(`http://127.0.0.1:${port}/v1/slow/1`, { signal: client.signal }).catch(() => 'aborted');
+      await inHandler;
+      client.abort();
+      expect(await pending).toBe('aborted');
+      await serverSawClose;
+    } finally {
+      server.close();
+    }
+    const text = await counted.registry.metrics();
+    expect(text).toContain('http_requests_total{method="GET",route="/v1/slow/:id",status="499"} 1');
+    expect(text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/v1\/slow\/:id",status="499"\} 1/);
+  });
+});
+
 describe('request log', () => {
   function appLogging(): { app: ReturnType<typeof createApp>; lines: () => Record<string, unknown>[] } {
     const written: string[] = [];

@@ -120,6 +120,9 @@ export const ALERT_CASES: Readonly<Record<string, AlertCases>> = {
       input: [
         { series: `http_requests_total{${api0},method="GET",route="/v1/products",status="200"}`, values: '0+90x20' },
         { series: `http_requests_total{${api0},method="GET",route="/v1/products",status="503"}`, values: '0+10x20' },
+        // probes and scrapes, many more than the store's own requests: they must not dilute the ratio
+        { series: `http_requests_total{${api0},method="GET",route="/healthz",status="200"}`, values: '0+600x20' },
+        { series: `http_requests_total{${api0},method="GET",route="/metrics",status="200"}`, values: '0+300x20' },
       ],
       at: '15m',
       labels: {},
