@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       console.log(`\n${signal}: stopping every process…`);
-      process.once('exit', () => console.log('stopped: no process left running, work dir removed.'));
+      process.once('exit', () => console.log(`stopped: no process left running, work dir ${options.keep ? 'kept (--keep)' : 'removed'}.`));
     });
   }
   console.log(`starting Redis, Sentinels, ${options.apiInstances} API instances and nginx on 127.0.0.1 …`);

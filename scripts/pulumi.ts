@@ -63,4 +63,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((error: unknown) => fail(`npm run pulumi failed: ${error instanceof Error ? error.message : String(error)}`));

@@ -13,7 +13,7 @@
  *
  * Everything is validated and rendered before the first file is written: bad input changes nothing.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
@@ -137,9 +137,15 @@ export function runRender(argv: readonly string[], env: NodeJS.ProcessEnv): Rend
   const outDir = resolve(values.out);
   for (const file of files) {
     const path = join(outDir, file.path);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, file.content, { mode: file.containsSecret ? 0o600 : 0o644 });
-    chmodSync(path, file.containsSecret ? 0o600 : 0o644); // also when the file existed already
+    const mode = file.containsSecret ? 0o600 : 0o644;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      // an existing file keeps its mode on write: narrow it first, so a secret is never readable by others
+      if (existsSync(path)) chmodSync(path, mode);
+      writeFileSync(path, file.content, { mode });
+    } catch (error) {
+      throw new RenderCommandError(`cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
   return { outDir, files: files.map(({ path, containsSecret }) => ({ path, containsSecret })), placeholders };
 }

@@ -586,8 +586,19 @@ async function createContainer(
 export async function destroyRun(docker: Docker, runId: string): Promise<void> {
   const filters = JSON.stringify({ label: [`${RUN_LABEL}=${runId}`] });
   const containers = await docker.listContainers({ all: true, filters });
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true })));
-  for (const network of await docker.listNetworks({ filters })) await docker.getNetwork(network.Id).remove();
+  // One at a time: Debian's Docker 20.10 was seen to leak a network endpoint when all the containers of a network
+  // were force-removed at once; the network then refused removal ("has active endpoints") until dockerd restarted.
+  for (const c of containers) await docker.getContainer(c.Id).remove({ force: true, v: true });
+  for (const network of await docker.listNetworks({ filters })) {
+    // an endpoint is released a moment after its container is gone
+    await waitFor(
+      async () => {
+        await docker.getNetwork(network.Id).remove();
+        return true;
+      },
+      { what: `network ${network.Name} to be removable (no endpoint left)`, timeoutMs: 15_000, intervalMs: 500 },
+    );
+  }
   const { Volumes } = await docker.listVolumes({ filters });
   for (const volume of Volumes ?? []) await docker.getVolume(volume.Name).remove();
 }

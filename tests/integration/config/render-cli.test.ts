@@ -1,6 +1,6 @@
 /** `npm run render` (scripts/render.ts), run as a user runs it. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { defineStack, generateSecrets, renderAll } from '../../../config';
@@ -75,6 +75,21 @@ it('takes secrets from the environment and the stack from a YAML file', () => {
   expect(readFileSync(join(out, 'nginx/nginx.conf'), 'utf8')).toContain('server api.evergreen.svc.cluster.local:8080');
   expect(result?.placeholders).not.toContain('EVERGREEN_REDIS_PASSWORD_API');
   expect(result?.placeholders).toContain('EVERGREEN_REDIS_PASSWORD_ADMIN');
+});
+
+it('a secret file left readable by others is 0600 again after a re-render; an unwritable --out is one line, not a stack trace', () => {
+  const out = join(work, 'again');
+  expect(renderHere(['--out', out]).status).toBe(0);
+  const secretFile = join(out, 'redis/redis-0.conf');
+  chmodSync(secretFile, 0o644);
+  expect(renderHere(['--out', out]).status).toBe(0);
+  expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+
+  const aFile = join(work, 'a-file');
+  writeFileSync(aFile, '');
+  const { status, message } = renderHere(['--out', aFile]);
+  expect(status).toBe(1);
+  expect(message).toMatch(/^cannot write .*a-file\/.*: ENOTDIR/);
 });
 
 it('refuses an invalid stack with every problem and writes nothing', () => {
