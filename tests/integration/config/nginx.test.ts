@@ -116,6 +116,32 @@ async function startNginx(spec: StackSpec, asUser?: { uid: number; gid: number }
   });
 }
 
+/**
+ * Runs `body` against an nginx of its own for `spec`, in front of one stand-in per API instance (each answer held
+ * back `delayMs[i]`), and stops them all afterwards.
+ */
+async function withGateway(
+  spec: StackSpec,
+  options: { readonly delayMs: readonly number[] },
+  body: (url: string, instances: readonly [StandIn, StandIn]) => Promise<void>,
+): Promise<void> {
+  const instances = spec.api.instanceList.map((inst, i) => {
+    const standIn = new StandIn(inst.name, inst.port);
+    standIn.delayMs = options.delayMs[i] ?? 0;
+    return standIn;
+  });
+  let nginx: ManagedProcess | undefined;
+  try {
+    for (const i of instances) await i.start();
+    nginx = await startNginx(spec);
+    await body(`http://127.0.0.1:${spec.gateway.instance.port}`, instances as [StandIn, StandIn]);
+  } finally {
+    await nginx?.stop();
+    for (const i of instances) await i.stop();
+  }
+}
+
+
 let workDir: string;
 
 beforeAll(() => {
@@ -330,13 +356,7 @@ describe("least-connections balancing (gateway.balancing: 'least-conn')", () => 
   it('sends new requests to the instance with fewer in flight: a slow instance gets few', async () => {
     // one worker: each nginx worker keeps its own counts, and this looks at one worker's choices
     const spec = await loopbackSpec(join(workDir, 'least-conn'), { gateway: { balancing: 'least-conn', workerProcesses: 1 } });
-    const url = `http://127.0.0.1:${spec.gateway.instance.port}`;
-    const [fast, slow] = spec.api.instanceList.map((inst) => new StandIn(inst.name, inst.port)) as [StandIn, StandIn];
-    slow.delayMs = 3000;
-    let nginx: ManagedProcess | undefined;
-    try {
-      for (const i of [fast, slow]) await i.start();
-      nginx = await startNginx(spec);
+    await withGateway(spec, { delayMs: [0, 3000] }, async (url, [fast, slow]) => {
       // 20 requests started 25 ms apart, all within the slow instance's first answer
       const answers: Promise<string>[] = [];
       for (let i = 0; i < 20; i += 1) {
@@ -347,10 +367,7 @@ describe("least-connections balancing (gateway.balancing: 'least-conn')", () => 
       // round robin would send each 10
       expect(slow.seen.length).toBeLessThanOrEqual(5);
       expect(by.filter((a) => a === fast.name).length).toBeGreaterThanOrEqual(15);
-    } finally {
-      await nginx?.stop();
-      for (const i of [fast, slow]) await i.stop();
-    }
+    });
   });
 });
 
@@ -358,23 +375,14 @@ describe('an instance that stops answering (gateway.readTimeout)', () => {
   it('a GET is tried on the other instance after the read timeout (retryTimeout longer than readTimeout)', async () => {
     // one worker, round robin: of two GETs in a row one goes to the hung instance first
     const spec = await loopbackSpec(join(workDir, 'read-timeout'), { gateway: { readTimeout: '1s', retryTimeout: '3s', workerProcesses: 1 } });
-    const url = `http://127.0.0.1:${spec.gateway.instance.port}`;
-    const [live, hung] = spec.api.instanceList.map((inst) => new StandIn(inst.name, inst.port)) as [StandIn, StandIn];
-    hung.delayMs = 10_000;
-    let nginx: ManagedProcess | undefined;
-    try {
-      for (const i of [live, hung]) await i.start();
-      nginx = await startNginx(spec);
+    await withGateway(spec, { delayMs: [0, 10_000] }, async (url, [live, hung]) => {
       for (const id of ['hung-1', 'hung-2']) {
         const res = await fetch(`${url}/v1/products`, { headers: { 'x-request-id': id } });
         expect({ id, status: res.status }).toEqual({ id, status: 200 });
         expect(((await res.json()) as { instance: string }).instance).toBe(live.name);
       }
       expect(hung.seen.length).toBeGreaterThanOrEqual(1); // it was asked, and given up on
-    } finally {
-      await nginx?.stop();
-      for (const i of [live, hung]) await i.stop();
-    }
+    });
   });
 });
 
