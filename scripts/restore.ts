@@ -3,8 +3,9 @@
  * stack, replacing its Redis data.
  *
  * Downtime: the API containers are stopped while the master loads the snapshot and the replicas
- * resynchronise (the Sentinels keep running); nginx answers 503 meanwhile. It prints how long that took. See
- * docs/deploy.md; the work is done by infra/ops/redis-ops.ts `restoreRedis`.
+ * resynchronise (the Sentinels keep running); nginx answers 503 meanwhile. It prints how long that took. A
+ * failure or a Ctrl-C starts again whatever it had stopped. See docs/deploy.md; the work is done by
+ * infra/ops/redis-ops.ts `restoreRedis`.
  */
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -29,7 +30,17 @@ async function main(): Promise<void> {
     throw new Error(`${file} is not an .rdb file written by npm run backup; ${USAGE}`);
   }
   const docker = await connectDocker();
-  const result = await restoreRedis(docker, { stack: values.stack, rdbFile: file, log: (line) => console.log(line) });
+  // Ctrl-C (or a hang-up) while containers are stopped: end the wait, start them again, then exit — not leave the
+  // store down. A second one exits at once.
+  const interrupt = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      if (interrupt.signal.aborted) process.exit(130);
+      console.error(`${signal}: stopping the restore; starting again what it stopped (again to exit at once)`);
+      interrupt.abort();
+    });
+  }
+  const result = await restoreRedis(docker, { stack: values.stack, rdbFile: file, log: (line) => console.log(line), signal: interrupt.signal });
   console.log(`restored ${result.keys} keys into ${result.master}; the store was unavailable for ${(result.downtimeMs / 1000).toFixed(1)} s`);
 }
 

@@ -95,20 +95,32 @@ export async function execIn(
   timeoutMs = EXEC_TIMEOUT_MS,
 ): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
+  const attached: { stream?: NodeJS.ReadableStream & { destroy?: () => void } } = {};
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RedisOpsError(`${target.name}: ${cmd.slice(0, 2).join(' ')} … did not finish in ${timeoutMs / 1000} s`)),
-      timeoutMs,
-    );
+    timer = setTimeout(() => {
+      attached.stream?.destroy?.(); // stop reading; the command itself may still run in the container
+      reject(new RedisOpsError(`${target.name}: ${describeCommand(cmd)} did not finish in ${timeoutMs / 1000} s`));
+    }, timeoutMs);
   });
   try {
-    return await Promise.race([runIn(target, cmd, env), deadline]);
+    return await Promise.race([runIn(target, cmd, env, attached), deadline]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-async function runIn(target: StackContainer, cmd: readonly string[], env: Readonly<Record<string, string>>): Promise<string> {
+/** A command for a message: redis-cli's Redis command (what follows `-e`), else the program and its argument. */
+function describeCommand(cmd: readonly string[]): string {
+  const e = cmd.indexOf('-e');
+  return (e >= 0 ? cmd.slice(e + 1) : cmd).slice(0, 2).join(' ');
+}
+
+async function runIn(
+  target: StackContainer,
+  cmd: readonly string[],
+  env: Readonly<Record<string, string>>,
+  attached: { stream?: NodeJS.ReadableStream },
+): Promise<string> {
   const exec = await target.container.exec({
     Cmd: [...cmd],
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
@@ -116,6 +128,7 @@ async function runIn(target: StackContainer, cmd: readonly string[], env: Readon
     AttachStderr: true,
   });
   const stream = await exec.start({ hijack: true, stdin: false });
+  attached.stream = stream;
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const chunks: Buffer[] = [];
@@ -132,7 +145,7 @@ async function runIn(target: StackContainer, cmd: readonly string[], env: Readon
   const out = Buffer.concat(chunks).toString('utf8');
   if (ExitCode !== 0) {
     const err = Buffer.concat(errChunks).toString('utf8').trim() || out.trim();
-    throw new RedisOpsError(`${target.name}: ${cmd.slice(0, 1).join(' ')} … exited ${ExitCode}: ${err}`);
+    throw new RedisOpsError(`${target.name}: ${describeCommand(cmd)} exited ${ExitCode}: ${err}`);
   }
   return out;
 }
@@ -392,6 +405,11 @@ export interface RestoreOptions {
   readonly timeoutMs?: number;
   /** Progress lines. @default silent */
   readonly log?: (line: string) => void;
+  /**
+   * Aborting it (Ctrl-C in scripts/restore.ts) ends the current wait at once: the restore then fails like on any
+   * error, starting again every container it stopped. @default never aborted
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface RestoreResult {
@@ -424,16 +442,22 @@ export async function checkSnapshot(target: StackContainer, file: string): Promi
   }
   const work = await mkdtemp(path.join(tmpdir(), 'evergreen-check-'));
   const copy = 'evergreen-restore-check.rdb';
+  // owned by the container's user, readable by it alone: it holds the whole dataset, and the same user removes it
+  const [uid = '0', gid = uid] = target.user.split(':');
   try {
     await copyFile(file, path.join(work, copy));
-    await target.container.putArchive(await tar(['-cf', '-', '--numeric-owner', '--owner=0', '--group=0', '--mode=a+r', '-C', work, copy]), { path: '/tmp' });
+    const archive = await tar(['-cf', '-', '--numeric-owner', `--owner=${uid}`, `--group=${gid}`, '--mode=go-rwx', '-C', work, copy]);
+    await target.container.putArchive(archive, { path: '/tmp' });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
   try {
     await execIn(target, [REDIS_CHECK_RDB, `/tmp/${copy}`], {}, 120_000);
   } catch (error) {
-    const why = error instanceof Error ? error.message.split('\n').find((l) => /error|fail|invalid|unexpected/i.test(l)) ?? error.message : String(error);
+    const message = error instanceof Error ? error.message : String(error);
+    // redis-check-rdb exits 1 on a file it cannot load; anything else (a timeout, no checker) is not a verdict
+    if (!/ exited 1:/.test(message)) throw new RedisOpsError(`could not check ${file} (${message}); nothing was changed`);
+    const why = message.split('\n').find((l) => /error|fail|invalid|unexpected/i.test(l)) ?? message;
     throw new RedisOpsError(`${file} is not a snapshot Redis can load (redis-check-rdb: ${why.trim()}); nothing was changed`);
   } finally {
     await execIn(target, ['rm', '-f', `/tmp/${copy}`]).catch(() => undefined);
@@ -497,22 +521,25 @@ export async function restoreRedis(docker: Docker, options: RestoreOptions): Pro
   log(`master is ${master.target.name} (${location.address}:${location.port}); restoring ${options.rdbFile}`);
 
   const started = Date.now();
+  const waits = { timeoutMs, intervalMs: 250, signal: options.signal };
+  const aborted = () => {
+    if (options.signal?.aborted) throw new RedisOpsError('interrupted');
+  };
+  // How far it got: what a failure leaves in the master's data directory depends on it.
+  let stage: 'stopping' | 'written' = 'stopping';
   log(`stopping ${apis.length} API container(s): the store answers 503 until the restore ends`);
   try {
     for (const c of apis) await stopContainer(c);
     // Replicas first: the Sentinels, still running, then have nobody to promote while the master is down.
     for (const c of replicas) await stopContainer(c);
     await stopContainer(master.target);
+    aborted();
     await writeSnapshot(master.target, options.rdbFile, { dir, dbfilename, appenddirname, appendfilename }, log);
+    stage = 'written';
 
     await master.target.container.start();
-    await waitFor(
-      async () => {
-        const p = await info(master, 'persistence');
-        return p.loading === '0';
-      },
-      { what: `${master.target.name} to load the snapshot`, timeoutMs, intervalMs: 250 },
-    );
+    await waitFor(async () => (await info(master, 'persistence')).loading === '0', { ...waits, what: `${master.target.name} to load the snapshot` });
+    aborted();
     const role = parseInfo(await cli(master, 'INFO', 'replication')).role;
     if (role !== 'master') {
       throw new RedisOpsError(`${master.target.name} restarted as ${role ?? 'unknown'}, not as the master the Sentinels named`);
@@ -526,8 +553,9 @@ export async function restoreRedis(docker: Docker, options: RestoreOptions): Pro
         const online = Object.entries(r).filter(([k, v]) => /^slave\d+$/.test(k) && v.includes('state=online')).length;
         return online >= replicas.length;
       },
-      { what: `${replicas.length} replica(s) to resynchronise from ${master.target.name}`, timeoutMs, intervalMs: 250 },
+      { ...waits, what: `${replicas.length} replica(s) to resynchronise from ${master.target.name}` },
     );
+    aborted();
     const named = (await cli(location.sentinel, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', location.masterName)).trim().split(/\s+/);
     if (named[0] !== location.address) throw new RedisOpsError(`the Sentinels now name another master: ${named.join(':')}`);
     for (const a of apis) await a.container.start();
@@ -538,11 +566,14 @@ export async function restoreRedis(docker: Docker, options: RestoreOptions): Pro
     // the master first, then its replicas, then the API: the order a start of the stack takes
     const failed = await startStopped([master.target, ...replicas, ...apis]);
     const after = failed.length === 0 ? 'every container it had stopped was started again' : `could not start again: ${failed.join(', ')}`;
+    const data =
+      stage === 'stopping'
+        ? `the data of ${master.target.name} is unchanged`
+        : `${master.target.name} holds the snapshot now (written before the failure) and its replicas copy it; the ` +
+          `previous data is kept in ${dir}/${appenddirname} (put ${appendfilename}.manifest.before-restore back as ` +
+          `${appendfilename}.manifest, with the node stopped, to return to it)`;
     const why = error instanceof Error ? error.message : String(error);
-    throw new RedisOpsError(
-      `restore failed: ${why}; ${after}. The previous AOF of ${master.target.name} is kept in ${dir}/${appenddirname} ` +
-        `(manifest ${appendfilename}.manifest.before-restore, if the snapshot was written)`,
-    );
+    throw new RedisOpsError(`${why}; ${after}; ${data}`);
   }
 }
 

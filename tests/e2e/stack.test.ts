@@ -459,22 +459,33 @@ describeE2E('the stack on a real Docker engine, deployed from the recorded Pulum
         expect((await stack.api('GET', `/v1/products/${product.id}`)).status).toBe(200);
 
         // Empty the stack: every key gone on the master, and so on the replicas.
-        const master = await stack.currentMaster();
-        await redisCall(stack.redisEndpoint(master), stack.admin, 'FLUSHALL');
-        await waitFor(async () => (await stack.api('GET', `/v1/products/${product.id}`)).status === 404, {
-          timeoutMs: 15_000,
-          intervalMs: 250,
-          what: 'the emptied store to answer 404 for the product',
-        });
+        const emptyTheStore = async () => {
+          const master = await stack.currentMaster();
+          // (after the failed restore below the master may still be loading: FLUSHALL waits until it answers)
+          await waitFor(async () => (await redisCall(stack.redisEndpoint(master), stack.admin, 'FLUSHALL')) === 'OK', {
+            timeoutMs: 30_000,
+            intervalMs: 250,
+            what: 'the master to take FLUSHALL',
+          });
+          await waitFor(async () => (await stack.api('GET', `/v1/products/${product.id}`)).status === 404, {
+            timeoutMs: 30_000,
+            intervalMs: 250,
+            what: 'the emptied store to answer 404 for the product',
+          });
+        };
+        await emptyTheStore();
 
-        // A restore that fails once it has stopped containers (here: waits of 1 ms) starts them all again.
+        // A restore that fails once it has stopped containers (here: waits of 1 ms) starts them all again, and
+        // says that the master holds the snapshot already.
         await expect(restoreRedis(stack.docker, { stack: E2E_STACK_NAME, rdbFile: backup.rdbFile, log, timeoutMs: 1 })).rejects.toThrow(
-          /restore failed: .*every container it had stopped was started again/,
+          /every container it had stopped was started again; .* holds the snapshot now/,
         );
         for (const service of ['api', 'redis']) {
           const containers = await stackContainers(stack.docker, E2E_STACK_NAME, service);
           expect(containers.filter((c) => !c.running).map((c) => c.name)).toEqual([]);
         }
+        // emptied again, so that only the restore below can bring the data back
+        await emptyTheStore();
 
         // What `npm run restore -- FILE.rdb --stack evergreen-e2e` runs.
         const restored = await restoreRedis(stack.docker, { stack: E2E_STACK_NAME, rdbFile: backup.rdbFile, log });

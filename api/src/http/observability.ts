@@ -55,8 +55,9 @@ export function observeRequests(logger: Logger, metrics: ApiMetrics): RequestHan
       const finished = res.writableFinished;
       const elapsedNs = process.hrtime.bigint() - started;
       // A request whose client went away first (nginx gave up at its read timeout, or the client closed) is counted
-      // too, as 499 (nginx's "client closed request"): left out, the slowest requests would vanish from the
-      // latency and error alerts exactly when things go wrong.
+      // too, as 499 (nginx's "client closed request"): left out, the slowest requests would vanish from the request
+      // counts and the latency histogram (and its alert) exactly when things go wrong. Not a 5xx: the answer the
+      // client got (nginx's 504, a closed connection) is not the API's.
       const labels = {
         method: req.method,
         route: routeLabel(typeof res.locals.mountPath === 'string' ? res.locals.mountPath : '', (req.route as { path?: unknown } | undefined)?.path),
