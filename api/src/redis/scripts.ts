@@ -5,6 +5,11 @@
  * reply was lost (connection cut during a failover, client-side timeout on a paused master). The read script
  * (READ_PAGE) writes nothing and runs wherever reads run, replicas included.
  *
+ * Every script starts with a `#!lua` line (Redis 7 function flags): a write script declares no `no-writes`, so Redis
+ * refuses it as a whole — before it runs — where a write could not be made: on a replica (READONLY: a connection
+ * still on a master that was just demoted), without enough replicas (NOREPLICAS), out of memory. Without it a script
+ * runs until its first write, and one that writes nothing (a 404, a 409) would answer from a demoted master.
+ *
  * The API sends EVALSHA (EVALSHA_RO for reads) and falls back to EVAL (EVAL_RO) on NOSCRIPT (WriteSession.script,
  * RedisGateway.readScript), so a freshly promoted master or restarted replica with an empty script cache just gets
  * the script body once (EVAL caches it).
@@ -13,7 +18,7 @@
  */
 
 /** KEYS: user, email index entry, users index. ARGV: id, name, email, emailKey, now → created | email_taken */
-export const CREATE_USER = `
+export const CREATE_USER = `#!lua
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'created' end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX') then return 'email_taken' end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'name', ARGV[2], 'email', ARGV[3], 'emailKey', KEYS[2],
@@ -27,7 +32,7 @@ return 'created'
  * ARGV: id, now, hasName, name, hasEmail, email → updated | not_found | email_taken
  * The user's current email index key is stored in the user hash (field emailKey); the script frees it.
  */
-export const UPDATE_USER = `
+export const UPDATE_USER = `#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'not_found' end
 if ARGV[5] == '1' then
   local old = redis.call('HGET', KEYS[1], 'emailKey')
@@ -43,7 +48,7 @@ return 'updated'
 `;
 
 /** KEYS: user, users index. ARGV: id → deleted | not_found. The user's purchase index stays (history). */
-export const DELETE_USER = `
+export const DELETE_USER = `#!lua
 local emailKey = redis.call('HGET', KEYS[1], 'emailKey')
 if not emailKey then return 'not_found' end
 if redis.call('GET', emailKey) == ARGV[1] then redis.call('DEL', emailKey) end
@@ -53,7 +58,7 @@ return 'deleted'
 `;
 
 /** KEYS: product, products index. ARGV: id, now, then field/value pairs → created */
-export const CREATE_PRODUCT = `
+export const CREATE_PRODUCT = `#!lua
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'created' end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'createdAt', ARGV[2], 'updatedAt', ARGV[2], unpack(ARGV, 3))
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
@@ -61,14 +66,14 @@ return 'created'
 `;
 
 /** KEYS: product. ARGV: now, then field/value pairs → updated | not_found */
-export const UPDATE_PRODUCT = `
+export const UPDATE_PRODUCT = `#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'not_found' end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1], unpack(ARGV, 2))
 return 'updated'
 `;
 
 /** KEYS: product, products index. ARGV: id → deleted | not_found. Purchases of it stay. */
-export const DELETE_PRODUCT = `
+export const DELETE_PRODUCT = `#!lua
 if redis.call('DEL', KEYS[1]) == 0 then return 'not_found' end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 'deleted'
@@ -89,7 +94,7 @@ return 'deleted'
  * A replay touches the record with PEXPIRE (same deadline) so that it propagates: the caller's WAIT then also
  * covers the first call's write, even if another connection made it.
  */
-export const PURCHASE = `
+export const PURCHASE = `#!lua
 local qty = tonumber(ARGV[4])
 local function remember(outcome, data)
   if ARGV[6] == '1' then

@@ -299,6 +299,18 @@ describe('RedisGateway', () => {
       }
     });
 
+    it('a write script on a node that is no master is refused as a whole, also where it would write nothing (a 404)', async () => {
+      // a write connection still on a master that was just demoted: the replica connection stands in for it
+      const demoted = gatewayOver(replica, 0);
+      const refusal = await new ProductStore(demoted).update('prd_00000000000000000000000000', { name: 'x' }).catch((e: unknown) => e);
+      expect(refusal).toBeInstanceOf(ServiceUnavailableError);
+      expect((refusal as Error).message).toMatch(/READONLY|readonly/);
+      const purchase = await new PurchaseStore(demoted)
+        .create({ userId: 'usr_00000000000000000000000000', productId: 'prd_00000000000000000000000000', quantity: 1 }, undefined)
+        .catch((e: unknown) => e);
+      expect(purchase).toBeInstanceOf(ServiceUnavailableError);
+    });
+
     it('a command run between the script and confirmDurable makes confirmDurable send a fresh WAIT', async () => {
       const gateway = gatewayOver(client, 1);
       const session = gateway.writer();
