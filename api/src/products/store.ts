@@ -4,6 +4,7 @@ import type { Page } from '../http/common-schema';
 import type { RedisGateway } from '../redis/gateway';
 import { hashKeyPrefix, keys } from '../redis/keys';
 import { readPage, type PageRequest } from '../redis/pagination';
+import { pairsToHash } from '../redis/replies';
 import type { CreateProductBody, Product, UpdateProductBody } from './schema';
 
 export function productFromHash(h: Record<string, string>): Product {
@@ -63,12 +64,11 @@ export class ProductStore {
   async update(id: string, body: UpdateProductBody): Promise<Product> {
     const at = new Date().toISOString();
     const w = this.redis.writer();
-    const outcome = await w.script('update product', 'updateProduct', [keys.product(id), at, ...fieldPairs(body)]);
-    if (outcome === 'not_found') throw new NotFoundError(`Product ${id} does not exist.`);
+    const reply = await w.script('update product', 'updateProduct', [keys.product(id), at, ...fieldPairs(body)]);
+    if (reply === 'not_found') throw new NotFoundError(`Product ${id} does not exist.`);
     await w.confirmDurable('update product');
-    const h = await w.run('update product', (m) => m.hgetall(keys.product(id)));
-    if (Object.keys(h).length === 0) throw new NotFoundError(`Product ${id} does not exist.`);
-    return productFromHash(h);
+    // the product as this script left it, which the WAIT covers (a read after it could show a later, unconfirmed change)
+    return productFromHash(pairsToHash((reply as [string, unknown])[1]));
   }
 
   async delete(id: string): Promise<void> {

@@ -3,6 +3,7 @@ import { IdempotencyKeyReusedError, InsufficientStockError, NotFoundError, Probl
 import { isId, newId } from '../ids';
 import type { RedisGateway } from '../redis/gateway';
 import { keys } from '../redis/keys';
+import { pairsToHash } from '../redis/replies';
 import type { CreatePurchaseBody, Purchase } from './schema';
 
 /** How long an Idempotency-Key is remembered (the contract asks for at least 24 h). */
@@ -25,13 +26,6 @@ export function purchaseFingerprint(body: CreatePurchaseBody): string {
   return createHash('sha256').update(JSON.stringify([body.userId, body.productId, body.quantity])).digest('hex');
 }
 
-/** A flat HGETALL-style reply ([field, value, ...]) → object. */
-function pairsToHash(reply: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!Array.isArray(reply)) return out;
-  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
-  return out;
-}
 
 export type PurchaseResult =
   | { readonly kind: 'created'; readonly purchase: Purchase; readonly replayed: boolean }

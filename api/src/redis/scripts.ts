@@ -29,7 +29,7 @@ return 'created'
 
 /**
  * KEYS: user, new email index entry (or the user key again when the email does not change).
- * ARGV: id, now, hasName, name, hasEmail, email → updated | not_found | email_taken
+ * ARGV: id, now, hasName, name, hasEmail, email → {updated, the user's fields as HGETALL} | not_found | email_taken
  * The user's current email index key is stored in the user hash (field emailKey); the script frees it.
  */
 export const UPDATE_USER = `#!lua
@@ -44,7 +44,7 @@ if ARGV[5] == '1' then
 end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'name', ARGV[4]) end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[2])
-return 'updated'
+return {'updated', redis.call('HGETALL', KEYS[1])}
 `;
 
 /** KEYS: user, users index. ARGV: id → deleted | not_found. The user's purchase index stays (history). */
@@ -65,11 +65,11 @@ redis.call('ZADD', KEYS[2], 0, ARGV[1])
 return 'created'
 `;
 
-/** KEYS: product. ARGV: now, then field/value pairs → updated | not_found */
+/** KEYS: product. ARGV: now, then field/value pairs → {updated, the product's fields as HGETALL} | not_found */
 export const UPDATE_PRODUCT = `#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'not_found' end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1], unpack(ARGV, 2))
-return 'updated'
+return {'updated', redis.call('HGETALL', KEYS[1])}
 `;
 
 /** KEYS: product, products index. ARGV: id → deleted | not_found. Purchases of it stay. */

@@ -4,6 +4,7 @@ import type { Page } from '../http/common-schema';
 import type { RedisGateway } from '../redis/gateway';
 import { hashKeyPrefix, keys, normalizeEmail } from '../redis/keys';
 import { readPage, type PageRequest } from '../redis/pagination';
+import { pairsToHash } from '../redis/replies';
 import { purchaseFromHash } from '../purchases/store';
 import type { Purchase } from '../purchases/schema';
 import type { CreateUserBody, UpdateUserBody, User } from './schema';
@@ -44,17 +45,16 @@ export class UserStore {
     const at = new Date().toISOString();
     const emailKey = body.email !== undefined ? keys.userEmail(body.email) : keys.user(id);
     const w = this.redis.writer();
-    const outcome = await w.script('update user', 'updateUser', [
+    const reply = await w.script('update user', 'updateUser', [
       keys.user(id), emailKey, id, at,
       body.name !== undefined ? '1' : '0', body.name ?? '',
       body.email !== undefined ? '1' : '0', body.email ?? '',
     ]);
-    if (outcome === 'not_found') throw new NotFoundError(`User ${id} does not exist.`);
-    if (outcome === 'email_taken') throw new EmailTakenError();
+    if (reply === 'not_found') throw new NotFoundError(`User ${id} does not exist.`);
+    if (reply === 'email_taken') throw new EmailTakenError();
     await w.confirmDurable('update user');
-    const h = await w.run('update user', (m) => m.hgetall(keys.user(id)));
-    if (Object.keys(h).length === 0) throw new NotFoundError(`User ${id} does not exist.`);
-    return userFromHash(h);
+    // the user as this script left it, which the WAIT covers (a read after it could show a later, unconfirmed change)
+    return userFromHash(pairsToHash((reply as [string, unknown])[1]));
   }
 
   async delete(id: string): Promise<void> {
