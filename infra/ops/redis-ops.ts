@@ -316,7 +316,7 @@ export async function backupRedis(docker: Docker, options: BackupOptions): Promi
   const { master } = await findMaster(docker, options.stack);
   // A Sentinel that has not seen a failover yet, or one under way, can name a node that is no longer master: its
   // snapshot could lag behind what clients were told is stored.
-  const role = parseInfo(await cli(master, 'INFO', 'replication')).role;
+  const role = (await info(master, 'replication')).role;
   if (role !== 'master') {
     throw new RedisOpsError(`the Sentinels name ${master.target.name} as master, but it reports role:${role ?? 'unknown'} (a failover under way?); try again`);
   }
@@ -420,6 +420,16 @@ export interface RestoreResult {
   readonly downtimeMs: number;
 }
 
+/**
+ * Copies `names` (files or directories of the local `workDir`) into `containerDir` of `target`, owned by the
+ * container's user and readable by it alone (the Docker archive API extracts as root otherwise).
+ */
+async function putAsContainerUser(target: StackContainer, workDir: string, names: readonly string[], containerDir: string): Promise<void> {
+  const [uid = '0', gid = uid] = target.user.split(':');
+  const archive = await tar(['-cf', '-', '--numeric-owner', `--owner=${uid}`, `--group=${gid}`, '--mode=go-rwx', '-C', workDir, ...names]);
+  await target.container.putArchive(archive, { path: containerDir });
+}
+
 /** What every RDB file starts with: `REDIS` and a four-digit format version. */
 const RDB_MAGIC = /^REDIS\d{4}$/;
 
@@ -442,12 +452,10 @@ export async function checkSnapshot(target: StackContainer, file: string): Promi
   }
   const work = await mkdtemp(path.join(tmpdir(), 'evergreen-check-'));
   const copy = 'evergreen-restore-check.rdb';
-  // owned by the container's user, readable by it alone: it holds the whole dataset, and the same user removes it
-  const [uid = '0', gid = uid] = target.user.split(':');
   try {
     await copyFile(file, path.join(work, copy));
-    const archive = await tar(['-cf', '-', '--numeric-owner', `--owner=${uid}`, `--group=${gid}`, '--mode=go-rwx', '-C', work, copy]);
-    await target.container.putArchive(archive, { path: '/tmp' });
+    // it holds the whole dataset; and the container's user, its owner, removes it below
+    await putAsContainerUser(target, work, [copy], '/tmp');
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -540,7 +548,7 @@ export async function restoreRedis(docker: Docker, options: RestoreOptions): Pro
     await master.target.container.start();
     await waitFor(async () => (await info(master, 'persistence')).loading === '0', { ...waits, what: `${master.target.name} to load the snapshot` });
     aborted();
-    const role = parseInfo(await cli(master, 'INFO', 'replication')).role;
+    const role = (await info(master, 'replication')).role;
     if (role !== 'master') {
       throw new RedisOpsError(`${master.target.name} restarted as ${role ?? 'unknown'}, not as the master the Sentinels named`);
     }
@@ -604,12 +612,7 @@ async function writeSnapshot(
     await copyFile(rdbFile, path.join(work, appenddirname, aof.base));
     await writeFile(path.join(work, appenddirname, aof.incr), '');
     await writeFile(path.join(work, appenddirname, `${appendfilename}.manifest`), aof.manifest);
-    const [uid = '0', gid = uid] = target.user.split(':');
-    const archive = await tar([
-      '-cf', '-', '--numeric-owner', `--owner=${uid}`, `--group=${gid}`, '--mode=go-rwx', '-C', work,
-      dbfilename, appenddirname,
-    ]);
-    await target.container.putArchive(archive, { path: dir });
+    await putAsContainerUser(target, work, [dbfilename, appenddirname], dir);
     log(`wrote the snapshot into ${target.name}:${dir} (AOF sequence ${seq}; the previous manifest kept beside it)`);
   } finally {
     await rm(work, { recursive: true, force: true });

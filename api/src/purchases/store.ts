@@ -77,11 +77,8 @@ export class PurchaseStore {
     // An id not of its kind names no user or product (404, as for a malformed id in a path). Sent to the script it
     // could name another key — `<user id>:purchases` is the user's history, which EXISTS would find — so it is
     // decided here, before Redis, and like a validation error it is not remembered under an Idempotency-Key.
-    for (const [kind, outcome] of [['user', 'user_not_found'], ['product', 'product_not_found']] as const) {
-      if (!isId(kind, kind === 'user' ? body.userId : body.productId)) {
-        return { kind: 'problem', problem: refusal(outcome, '', body), outcome: 'not_found', replayed: false };
-      }
-    }
+    const malformed = !isId('user', body.userId) ? 'user_not_found' : !isId('product', body.productId) ? 'product_not_found' : undefined;
+    if (malformed !== undefined) return { kind: 'problem', problem: refusal(malformed, '', body), outcome: 'not_found', replayed: false };
     const now = new Date();
     const id = newId('purchase', now.getTime());
     const w = this.redis.writer();
