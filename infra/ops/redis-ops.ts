@@ -554,7 +554,7 @@ export async function restoreRedis(docker: Docker, options: RestoreOptions): Pro
     }
     const keys = Number((await cli(master, 'DBSIZE')).trim());
     log(`${master.target.name} is up with ${keys} keys; restarting the replicas`);
-    for (const r of replicas) await r.container.start();
+    await Promise.all(replicas.map((r) => r.container.start()));
     await waitFor(
       async () => {
         const r = await info(master, 'replication');
@@ -566,7 +566,8 @@ export async function restoreRedis(docker: Docker, options: RestoreOptions): Pro
     aborted();
     const named = (await cli(location.sentinel, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', location.masterName)).trim().split(/\s+/);
     if (named[0] !== location.address) throw new RedisOpsError(`the Sentinels now name another master: ${named.join(':')}`);
-    for (const a of apis) await a.container.start();
+    // together, as before the restore: one instance serving long before the other would split the answers
+    await Promise.all(apis.map((a) => a.container.start()));
     const downtimeMs = Date.now() - started;
     log(`${apis.length} API container(s) started again after ${(downtimeMs / 1000).toFixed(1)} s`);
     return { master: master.target.instance, keys, downtimeMs };

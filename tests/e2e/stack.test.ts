@@ -494,11 +494,14 @@ describeE2E('the stack on a real Docker engine, deployed from the recorded Pulum
         rmSync(outDir, { recursive: true, force: true });
       }
 
-      await waitFor(async () => (await stack.api('GET', `/v1/products/${product.id}`)).status === 200, {
-        timeoutMs: 90_000,
-        intervalMs: 500,
-        what: 'the store to serve the restored data',
-      });
+      // every API instance back (nginx takes them in turn): four reads in a row answered
+      await waitFor(
+        async () => {
+          for (let i = 0; i < 4; i += 1) if ((await stack.api('GET', `/v1/products/${product.id}`)).status !== 200) return false;
+          return true;
+        },
+        { timeoutMs: 90_000, intervalMs: 500, what: 'the store to serve the restored data from every instance' },
+      );
       expect((await getProduct(stack, product.id)).stock).toBe(26);
       const history = await listAll<Purchase>(stack, `/v1/users/${userId}/purchases`);
       expect(history.map((p) => p.id)).toEqual([outcome.purchase!.id]);
