@@ -10,8 +10,9 @@
 # placeholder with the value of the environment variable NAME (filled from a Kubernetes Secret), so that no
 # secret is ever stored in a ConfigMap. Then they find the current master:
 #   redis:    ask the Sentinels; if none answers, ask them again, every 0.2 s, for up to
-#             REDIS_SENTINEL_WAIT_SECONDS; only then ask the other Redis nodes which one is a master;
-#             if none is, the bootstrap node (pod 0) is the master. Whenever a Sentinel answers, the
+#             REDIS_SENTINEL_WAIT_SECONDS; only then ask the other Redis nodes which one is a master (or,
+#             when none says so, which master a replica is connected to); if none knows, the bootstrap
+#             node (pod 0) is the master. Whenever a Sentinel answers, the
 #             node takes the role it names: a node the Sentinels do not name as master starts as a
 #             replica of the one they name, so a former master restarted after a failover rejoins as a
 #             replica (also while the Sentinels are down: the nodes know).
@@ -136,18 +137,31 @@ master_from_sentinels_within() {
   return 1
 }
 
-# master_from_nodes [SKIP_ADDRESS]: prints "host port" of the first Redis node that reports role:master.
+# master_from_nodes [SKIP_ADDRESS]: prints "host port" of the master the other Redis nodes name: the first that
+# reports role:master, else the master a replica reports a live link to (master_link_status:up). The replicas
+# matter when the master itself does not answer in time (busy, a slow fork): falling through to the bootstrap
+# node would then start a second master beside the real one.
 master_from_nodes() {
+  followed=""
   for addr in $(echo "${REDIS_ADDRESSES:-}" | tr ',' ' '); do
     [ "$addr" = "${1:-}" ] && continue
-    role=$(ask "${addr%:*}" "${addr##*:}" INFO replication | tr -d '\r' | sed -n 's/^role://p') || continue
+    info=$(ask "${addr%:*}" "${addr##*:}" INFO replication | tr -d '\r') || continue
+    role=$(echo "$info" | sed -n 's/^role://p')
     if [ "$role" = "master" ]; then
       log "redis node $addr reports role:master"
       echo "${addr%:*} ${addr##*:}"
       return 0
     fi
+    if [ -z "$followed" ] && [ "$role" = "slave" ] && [ "$(echo "$info" | sed -n 's/^master_link_status://p')" = "up" ]; then
+      fh=$(echo "$info" | sed -n 's/^master_host://p')
+      fp=$(echo "$info" | sed -n 's/^master_port://p')
+      if [ -n "$fh" ] && is_uint "$fp" && is_node "$fh $fp"; then followed="$addr $fh $fp"; fi
+    fi
   done
-  return 1
+  [ -n "$followed" ] || return 1
+  set -- $followed
+  log "no redis node reports role:master; redis node $1 replicates $2:$3 (link up)"
+  echo "$2 $3"
 }
 
 need REDIS_MASTER_NAME
