@@ -9,9 +9,10 @@
  * - The `instance` label is the instance's name in the stack (`api-0`, `redis-1`), not the
  *   exporter's address: alerts and dashboards then speak of the thing that is down, and a Redis
  *   node keeps its identity across failovers.
- * - Targets are the model's `monitoring.scrapeJobs`, except the API on Kubernetes: there the
- *   instances are the pods of a Deployment that the autoscaler resizes, behind one Service address,
- *   so Prometheus finds them by DNS through a headless Service (`KUBERNETES_API_PODS_SERVICE`).
+ * - Targets are the model's `monitoring.scrapeJobs`, except the API and the gateway on Kubernetes:
+ *   there the instances are the pods of a Deployment (the API's resized by the autoscaler) behind one
+ *   Service address, so Prometheus finds each pod by DNS through a headless Service
+ *   (`KUBERNETES_API_PODS_SERVICE`, `KUBERNETES_GATEWAY_PODS_SERVICE`).
  * - TSDB retention is a command-line flag of Prometheus, not part of this file: see
  *   `prometheusCommandArgs`.
  */
@@ -57,21 +58,33 @@ function staticJob(job: ScrapeJob, labels: ReadonlyMap<string, string>): Record<
  */
 export const KUBERNETES_API_PODS_SERVICE = 'api-pods';
 
-/** The API job on Kubernetes: one target per address behind the headless Service, re-resolved every 30 s. */
-function kubernetesApiJob(spec: StackSpec): Record<string, unknown> {
+/**
+ * The same for the gateway pods (each with its nginx exporter sidecar): through the `gateway` Service
+ * each scrape would reach whichever pod it was balanced to, so with more than one gateway replica the
+ * nginx series would jump between pods' counters and a dead pod's `nginx_up 0` could go unseen.
+ */
+export const KUBERNETES_GATEWAY_PODS_SERVICE = 'gateway-pods';
+
+/**
+ * A job on Kubernetes whose targets are the pods behind headless Service `service`: one target per address
+ * its DNS name resolves to (ready or not), re-resolved every 30 s.
+ */
+function kubernetesPodsJob(spec: StackSpec, job: string, service: string, port: number): Record<string, unknown> {
   const { namespace, clusterDomain } = spec.kubernetes;
   return {
-    job_name: JOBS.api,
+    job_name: job,
     metrics_path: '/metrics',
-    dns_sd_configs: [
-      {
-        names: [`${KUBERNETES_API_PODS_SERVICE}.${namespace}.svc.${clusterDomain}`],
-        type: 'A',
-        port: spec.api.port,
-        refresh_interval: '30s',
-      },
-    ],
+    dns_sd_configs: [{ names: [`${service}.${namespace}.svc.${clusterDomain}`], type: 'A', port, refresh_interval: '30s' }],
   };
+}
+
+/** The scrape config of `job`: static targets of the model, or on Kubernetes the pods of a Deployment. */
+function scrapeConfig(spec: StackSpec, job: ScrapeJob, labels: ReadonlyMap<string, string>): Record<string, unknown> {
+  if (spec.target === 'kubernetes') {
+    if (job.job === JOBS.api) return kubernetesPodsJob(spec, job.job, KUBERNETES_API_PODS_SERVICE, spec.api.port);
+    if (job.job === JOBS.nginx) return kubernetesPodsJob(spec, job.job, KUBERNETES_GATEWAY_PODS_SERVICE, spec.monitoring.nginxExporter.port);
+  }
+  return staticJob(job, labels);
 }
 
 export function renderPrometheusConfig(spec: StackSpec): string {
@@ -80,7 +93,7 @@ export function renderPrometheusConfig(spec: StackSpec): string {
   const labels = instanceLabels(spec);
   const scrapeConfigs = monitoring.scrapeJobs
     .filter((job) => job.targets.length > 0)
-    .map((job) => (job.job === JOBS.api && spec.target === 'kubernetes' ? kubernetesApiJob(spec) : staticJob(job, labels)));
+    .map((job) => scrapeConfig(spec, job, labels));
   const config = {
     global: {
       scrape_interval: monitoring.scrapeInterval,

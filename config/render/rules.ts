@@ -242,13 +242,14 @@ export function alertRuleGroups(spec: StackSpec): AlertRuleGroup[] {
       rules: [
         {
           alert: 'NginxDown',
-          expr: `nginx_up{job="${nginx}"} == 0`,
+          // absent(): on Kubernetes the gateway pods come from DNS, and with none left there is no target at all.
+          expr: `nginx_up{job="${nginx}"} == 0 or absent(up{job="${nginx}"})`,
           for: '1m',
           severity: 'critical',
           service: 'nginx',
-          summary: 'nginx {{ $labels.instance }} is down',
+          summary: 'nginx {{ if $labels.instance }}{{ $labels.instance }}{{ else }}(every gateway){{ end }} is down',
           description:
-            'The nginx exporter cannot read the stub_status of {{ $labels.instance }} for 1 minute: nginx is the only public entry, clients probably get no answer.',
+            'For 1 minute the nginx exporter has not read the stub_status of the gateway named in the summary, or (Kubernetes) no gateway pod is known at all: nginx is the only public entry, clients probably get no answer.',
         },
       ],
     },

@@ -2,7 +2,7 @@ import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
 import type { StackSpec } from '../../../config';
-import { renderNginxConf } from '../../../config/render';
+import { KUBERNETES_GATEWAY_PODS_SERVICE, renderNginxConf } from '../../../config/render';
 import { IMAGE_FACTS } from '../../images';
 import { selectorLabels, workloadLabels } from '../labels';
 import {
@@ -12,6 +12,7 @@ import {
   imagePullPolicy,
   podDisruptionBudget,
   probeTiming,
+  publishNotReadyAddresses,
   restrictedContainer,
   restrictedPod,
   scratchVolume,
@@ -32,9 +33,9 @@ const NGINX_CONFIG_DIR = '/etc/nginx/evergreen';
  * from a ConfigMap, an nginx-prometheus-exporter sidecar reading stub_status on 127.0.0.1, a Service
  * of the type `gatewayServiceType` chooses and, when `ingress` is set, an Ingress.
  *
- * The Service also carries the exporter's port (Prometheus' `nginx` target is `gateway.<ns>.svc:<port>`
- * in the model); the NetworkPolicy admits that port from Prometheus only, so a LoadBalancer does not
- * expose it.
+ * The exporters are scraped pod by pod through the headless Service `gateway-pods`, which alone carries
+ * their port: the `gateway` Service (perhaps a LoadBalancer) carries nginx's only. The NetworkPolicy
+ * admits the exporter's port from Prometheus only.
  */
 export class GatewayChart extends Chart {
   constructor(scope: Construct, id: string, props: GatewayChartProps) {
@@ -118,12 +119,19 @@ export class GatewayChart extends Chart {
     const service = new kplus.Service(this, 'service', {
       metadata: { name: 'gateway', labels },
       type: kplus.ServiceType[serviceTypeKey(manifest.gatewayServiceType)],
-      ports: [
-        { name: 'http', port, targetPort: port },
-        { name: 'metrics', port: exporterPort, targetPort: exporterPort },
-      ],
+      ports: [{ name: 'http', port, targetPort: port }],
     });
     selectPods(service, selectorLabels(stack, 'gateway'));
+    const podsService = new kplus.Service(this, 'pods-service', {
+      // Prometheus' `nginx` job scrapes each pod's exporter through this name's DNS (config/render/prometheus.ts);
+      // the exporter's port is not on the `gateway` Service, which may face the internet.
+      metadata: { name: KUBERNETES_GATEWAY_PODS_SERVICE, labels },
+      clusterIP: 'None',
+      ports: [{ name: 'metrics', port: exporterPort, targetPort: exporterPort }],
+    });
+    selectPods(podsService, selectorLabels(stack, 'gateway'));
+    // Every pod, ready or not: a pod whose nginx fails its probe must stay a target, or its nginx_up 0 vanishes.
+    publishNotReadyAddresses(podsService);
 
     if (manifest.ingress) {
       const { host, className, tlsSecretName } = manifest.ingress;

@@ -31,10 +31,16 @@ describe('settings → manifests', () => {
     }
   });
 
-  it('headless Services name their pods before they are ready: Redis and Sentinel (to sync), the API pods (Prometheus keeps scraping an unready one)', () => {
-    for (const name of ['redis', 'sentinel', 'api-pods']) {
+  it('headless Services name their pods before they are ready: Redis and Sentinel (to sync), the API and gateway pods (Prometheus keeps scraping an unready one)', () => {
+    for (const name of ['redis', 'sentinel', 'api-pods', 'gateway-pods']) {
       expect({ name, spec: find(base.objects, 'Service', name).spec }).toMatchObject({ name, spec: { clusterIP: 'None', publishNotReadyAddresses: true } });
     }
+  });
+
+  it("the gateway Service (perhaps a LoadBalancer) carries nginx's port only; the exporters' port is on the headless gateway-pods", () => {
+    const ports = (name: string) => (find(base.objects, 'Service', name).spec as { ports: { port: number }[] }).ports.map((p) => p.port);
+    expect(ports('gateway')).toEqual([base.spec.gateway.instance.port]);
+    expect(ports('gateway-pods')).toEqual([base.spec.monitoring.nginxExporter.port]);
   });
 
   it('Redis replicas set the StatefulSet size and every address list that names the nodes', () => {

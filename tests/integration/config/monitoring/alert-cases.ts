@@ -370,14 +370,32 @@ export const ALERT_CASES: Readonly<Record<string, AlertCases>> = {
   },
   NginxDown: {
     fires: {
-      input: [{ series: 'nginx_up{job="nginx",instance="gateway"}', values: '1 0x5' }],
+      input: [
+        { series: 'nginx_up{job="nginx",instance="gateway"}', values: '1 0x5' },
+        { series: 'up{job="nginx",instance="gateway"}', values: '1x5' },
+      ],
       at: '3m',
       labels: { job: 'nginx', instance: 'gateway' },
       summary: 'nginx gateway is down',
     },
+    alsoFires: [
+      {
+        why: 'every target is gone (Kubernetes: no gateway pod left in DNS)',
+        input: [
+          { series: 'nginx_up{job="nginx",instance="10.0.0.7:9113"}', values: '1 stale' },
+          { series: 'up{job="nginx",instance="10.0.0.7:9113"}', values: '1 stale' },
+        ],
+        at: '4m',
+        labels: { job: 'nginx' },
+        summary: 'nginx (every gateway) is down',
+      },
+    ],
     silent: {
       why: 'a reload that makes one scrape fail',
-      input: [{ series: 'nginx_up{job="nginx",instance="gateway"}', values: '1 1 0 1 1' }],
+      input: [
+        { series: 'nginx_up{job="nginx",instance="gateway"}', values: '1 1 0 1 1' },
+        { series: 'up{job="nginx",instance="gateway"}', values: '1x5' },
+      ],
       at: '4m',
     },
   },

@@ -3,6 +3,7 @@ import { defineStack, type StackOverrides, type StackTarget } from '../../../../
 import {
   ALERT_RULES_FILE,
   KUBERNETES_API_PODS_SERVICE,
+  KUBERNETES_GATEWAY_PODS_SERVICE,
   prometheusCommandArgs,
   renderPrometheusConfig,
 } from '../../../../config/render/prometheus';
@@ -102,7 +103,7 @@ describe('renderPrometheusConfig', () => {
     expect(new Set(addresses).size).toBe(addresses.length);
   });
 
-  it('on Kubernetes, finds the API pods through their headless Service and the rest by stable names', () => {
+  it('on Kubernetes, finds the API and gateway pods through their headless Services and the rest by stable names', () => {
     const { spec, config } = rendered({ api: { instances: 3 } }, 'kubernetes');
     const apiJob = config.scrape_configs.find((c) => c.job_name === 'api');
     expect(apiJob?.static_configs).toBeUndefined();
@@ -111,6 +112,17 @@ describe('renderPrometheusConfig', () => {
         names: [`${KUBERNETES_API_PODS_SERVICE}.evergreen.svc.cluster.local`],
         type: 'A',
         port: spec.api.port,
+      }),
+    ]);
+    // the gateway pods too (each has its nginx exporter): through the `gateway` Service a scrape would reach one pod
+    // at random
+    const nginxJob = config.scrape_configs.find((c) => c.job_name === 'nginx');
+    expect(nginxJob?.static_configs).toBeUndefined();
+    expect(nginxJob?.dns_sd_configs).toEqual([
+      expect.objectContaining({
+        names: [`${KUBERNETES_GATEWAY_PODS_SERVICE}.evergreen.svc.cluster.local`],
+        type: 'A',
+        port: spec.monitoring.nginxExporter.port,
       }),
     ]);
     expect(targetsOf(config, 'redis').map((t) => t.address)).toEqual([
