@@ -50,9 +50,24 @@ const filePath = z
   .regex(/^[^\n\r"'\\;{}#]+$/, { error: 'must be a path without quotes, newlines, backslashes, braces, ; or #' });
 const nginxDuration = z.string().regex(/^\d+(ms|s|m|h)?$/, { error: "must be an nginx time such as '500ms', '2s' or '1m'" });
 const nginxSize = z.string().regex(/^\d+[kKmMgG]?$/, { error: "must be an nginx size such as '64k' or '1m'" });
+/** Bytes of an nginx size already shape-checked ('64k', '1m'; a bare number is bytes). */
+export function nginxSizeBytes(value: string): number {
+  const m = /^(\d+)([kKmMgG])?$/.exec(value);
+  if (!m) throw new Error(`not an nginx size: ${value}`);
+  return Number(m[1]) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase()] ?? 1);
+}
+/**
+ * nginx refuses a shared memory zone under 8 pages ("zone is too small"): 32 KiB with 4 KiB pages, and
+ * some arm64 kernels use 64 KiB pages.
+ */
+const MIN_ZONE_BYTES = 8 * 64 * 1024;
+/** Prometheus' own duration syntax: whole numbers, each unit at most once, from years down to milliseconds. */
 const promDuration = z
   .string()
-  .regex(/^(\d+(ms|s|m|h|d|w|y))+$/, { error: "must be a Prometheus duration such as '15s', '1m' or '15d'" });
+  .regex(/^(?=\d)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$/, {
+    error: "must be a Prometheus duration such as '15s', '1m30s' or '15d' (units from y to ms, in that order)",
+  })
+  .refine((d) => /[1-9]/.test(d), { error: 'must be longer than 0' });
 const ipv4 = z.ipv4({ error: 'must be an IPv4 address' });
 
 const settingsSchema = z.strictObject({
@@ -95,7 +110,9 @@ const settingsSchema = z.strictObject({
     rateLimit: z.strictObject({
       rate: z.string().regex(/^[1-9]\d*r\/[sm]$/, { error: "must be a rate such as '200r/s' or '600r/m'" }),
       burst: z.int().min(0).max(1_000_000),
-      zoneSize: nginxSize,
+      zoneSize: nginxSize.refine((v) => nginxSizeBytes(v) >= MIN_ZONE_BYTES, {
+        error: 'must be at least 512k: nginx refuses a zone under 8 memory pages (64k pages on some machines)',
+      }),
     }),
     clientKeepaliveTimeout: nginxDuration,
     runDir: filePath,
@@ -230,6 +247,21 @@ function resetPaths(settings: StackSettings, paths: readonly (readonly PropertyK
   };
   return strip(copy, defaults);
 }
+
+/** Bytes in a Redis memory size ('256mb', '1gb', '0'). Redis' k/m/g are powers of 1000, kb/mb/gb of 1024. */
+export function redisBytes(size: string): number {
+  const match = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(size);
+  if (!match) return 0;
+  const unit = (match[2] ?? 'b').toLowerCase();
+  const factor: Record<string, number> = { b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 2 ** 20, g: 1e9, gb: 2 ** 30 };
+  return Number(match[1]) * (factor[unit] ?? 1);
+}
+
+/**
+ * Room Redis needs beyond `maxmemory` (a snapshot's fork, replication and client buffers): a memory limit below
+ * this many times maxmemory lets the kernel kill Redis before Redis refuses writes (noeviction → 503).
+ */
+export const REDIS_MEMORY_HEADROOM = 1.5;
 
 /** Milliseconds of an nginx time already shape-checked ('500ms', '2s', '1m', '1h'; a bare number is seconds). */
 export function nginxTimeMs(value: string): number {

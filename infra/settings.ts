@@ -18,6 +18,8 @@ import {
   SECRET_PATTERN,
   defineStack,
   isWebhookUrl,
+  REDIS_MEMORY_HEADROOM,
+  redisBytes,
   StackValidationError,
   type StackOverrides,
   type StackSpec,
@@ -380,9 +382,9 @@ export function readSettings(config: pulumi.Config = new pulumi.Config(PROJECT_N
     const maxmemoryMb = redisBytes(spec.redis.maxmemory) / 2 ** 20;
     // Redis needs room beyond its data set (fork for snapshots, buffers): refuse a limit the kernel
     // would hit before maxmemory does.
-    if (maxmemoryMb === 0 || memoryMb.redis < maxmemoryMb * 1.5) {
+    if (maxmemoryMb === 0 || memoryMb.redis < maxmemoryMb * REDIS_MEMORY_HEADROOM) {
       problems.push(
-        `${PROJECT_NAME}:memoryRedisMb: must be at least 1.5 × redisMaxmemory (${spec.redis.maxmemory}${maxmemoryMb === 0 ? ', i.e. unlimited: set a redisMaxmemory' : ''}) so that Redis refuses writes before the kernel kills it (got ${memoryMb.redis})`,
+        `${PROJECT_NAME}:memoryRedisMb: must be at least ${REDIS_MEMORY_HEADROOM} × redisMaxmemory (${spec.redis.maxmemory}${maxmemoryMb === 0 ? ', i.e. unlimited: set a redisMaxmemory' : ''}) so that Redis refuses writes before the kernel kills it (got ${memoryMb.redis})`,
       );
     }
   }
@@ -448,11 +450,3 @@ function secretValueProblem(key: SecretKey, value: string): string | undefined {
   return SECRET_PATTERN.test(value) ? undefined : rule;
 }
 
-/** Bytes in a Redis memory size ('256mb', '1gb', '0'). Redis' k/m/g are powers of 1000, kb/mb/gb of 1024. */
-export function redisBytes(size: string): number {
-  const match = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(size);
-  if (!match) return 0;
-  const unit = (match[2] ?? 'b').toLowerCase();
-  const factor: Record<string, number> = { b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 2 ** 20, g: 1e9, gb: 2 ** 30 };
-  return Number(match[1]) * (factor[unit] ?? 1);
-}

@@ -87,6 +87,11 @@ function scrapeConfig(spec: StackSpec, job: ScrapeJob, labels: ReadonlyMap<strin
   return staticJob(job, labels);
 }
 
+/** `seconds` as a Prometheus duration, which takes whole numbers only: '10s', or '500ms' for half a second. */
+function wholeDuration(seconds: number): string {
+  return Number.isInteger(seconds) ? `${seconds}s` : `${Math.round(seconds * 1000)}ms`;
+}
+
 export function renderPrometheusConfig(spec: StackSpec): string {
   const { monitoring } = spec;
   const intervalSeconds = durationSeconds(monitoring.scrapeInterval);
@@ -97,7 +102,7 @@ export function renderPrometheusConfig(spec: StackSpec): string {
   const config = {
     global: {
       scrape_interval: monitoring.scrapeInterval,
-      scrape_timeout: `${Math.min(intervalSeconds, DEFAULT_SCRAPE_TIMEOUT_SECONDS)}s`,
+      scrape_timeout: wholeDuration(Math.min(intervalSeconds, DEFAULT_SCRAPE_TIMEOUT_SECONDS)),
       evaluation_interval: monitoring.evaluationInterval,
       // Names the stack in alerts that leave it (Alertmanager, federation).
       external_labels: { stack: spec.name },

@@ -13,7 +13,7 @@ import { MonitoringChart } from './charts/monitoring';
 import { NamespaceChart } from './charts/namespace';
 import { NetworkPoliciesChart } from './charts/network-policies';
 import { RedisChart } from './charts/redis';
-import type { ManifestProps } from './props';
+import { checkManifestForStack, type ManifestProps } from './props';
 
 /** A synthesized Kubernetes object (plain JSON). */
 export interface ManifestObject {
@@ -42,6 +42,7 @@ export function buildCharts(spec: StackSpec, manifest: ManifestProps): { app: Ap
   if (spec.target !== 'kubernetes') {
     throw new Error(`the Kubernetes manifests need a spec for target 'kubernetes' (got '${spec.target}')`);
   }
+  checkManifestForStack(manifest, spec);
   const app = new App({ outdir: 'dist' });
   const namespace = new NamespaceChart(app, '00-namespace', { spec });
   const charts: Chart[] = [

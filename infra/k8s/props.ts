@@ -4,6 +4,7 @@
  * so `npm run synth` needs none; `npm run synth -- --manifests file.yaml` overrides any of them.
  */
 import { z } from 'zod';
+import { REDIS_MEMORY_HEADROOM, redisBytes, type StackSpec } from '../../config';
 
 /** CPU and memory of one container, as Kubernetes quantities (`100m`, `256Mi`). */
 export interface ContainerResourcesProps {
@@ -59,7 +60,7 @@ export interface ManifestProps {
   };
   /**
    * Number of gateway (nginx) pods. With more than one, a PodDisruptionBudget keeps one serving through
-   * node drains; Prometheus' `nginx` target is the gateway Service, so it then scrapes one pod at a time.
+   * node drains; Prometheus scrapes each pod's nginx exporter (headless Service `gateway-pods`).
    * @default 1 (as in the model's topology)
    */
   readonly gatewayReplicas: number;
@@ -87,7 +88,11 @@ export interface ManifestProps {
     /** Grafana's database (users, sessions). @default '1Gi' */
     readonly grafana: string;
   };
-  /** Requests and limits of every container. */
+  /**
+   * Requests and limits of every container. The `redis` memory limit must be at least 1.5 × the stack's
+   * `redis.maxmemory` (room for a snapshot's fork and the buffers), or synthesis stops: below it the kernel
+   * would kill Redis before Redis refuses writes. @default see DEFAULT_MANIFEST_PROPS (redis: 768Mi, for 256mb)
+   */
   readonly resources: Readonly<Record<ContainerName, ContainerResourcesProps>>;
   readonly secrets: SecretNamesProps;
   /**
@@ -244,6 +249,21 @@ export function parseManifestProps(input: unknown): ManifestProps {
   }
   if (problems.length > 0) throw new ManifestSettingsError(problems);
   return props;
+}
+
+/**
+ * What depends on both the manifest settings and the stack (checked before any object is built): the Redis
+ * container's memory limit must leave Redis room beyond `redis.maxmemory`, or the kernel kills Redis before
+ * Redis refuses writes (noeviction → 503) and RedisMemoryNearLimit can warn.
+ */
+export function checkManifestForStack(props: ManifestProps, spec: StackSpec): void {
+  const maxmemory = redisBytes(spec.redis.maxmemory);
+  const limit = props.resources.redis.memoryLimit;
+  if (maxmemory === 0 || parseBytes(limit) < maxmemory * REDIS_MEMORY_HEADROOM) {
+    throw new ManifestSettingsError([
+      `resources.redis.memoryLimit: must be at least ${REDIS_MEMORY_HEADROOM} × redis.maxmemory (${spec.redis.maxmemory}${maxmemory === 0 ? ', i.e. unlimited: set a maxmemory' : ''}) so that Redis refuses writes before the kernel kills it (got ${limit})`,
+    ]);
+  }
 }
 
 function parseCpuMillis(q: string): number {

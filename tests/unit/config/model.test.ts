@@ -179,6 +179,11 @@ describe('validation: one clear message per problem', () => {
     ['bad nginx size', { gateway: { clientMaxBodySize: '64 KiB' } }, "gateway.clientMaxBodySize: must be an nginx size such as '64k'"],
     ['bad rate', { gateway: { rateLimit: { rate: 'fast' } } }, 'gateway.rateLimit.rate: must be a rate'],
     ['bad retention', { monitoring: { retentionTime: '15 days' } }, 'monitoring.retentionTime: must be a Prometheus duration'],
+    // Prometheus' syntax: units from y down to ms, each once, whole numbers; anything else stops Prometheus at start
+    ['duration units out of order', { monitoring: { scrapeInterval: '30s1m' } }, 'monitoring.scrapeInterval: must be a Prometheus duration'],
+    ['fractional duration', { monitoring: { evaluationInterval: '1.5m' } }, 'monitoring.evaluationInterval: must be a Prometheus duration'],
+    ['zero interval', { monitoring: { scrapeInterval: '0s' } }, 'monitoring.scrapeInterval: must be longer than 0'],
+    ['rate-limit zone nginx refuses', { gateway: { rateLimit: { zoneSize: '16k' } } }, 'gateway.rateLimit.zoneSize: must be at least 512k'],
     ['bad save point', { redis: { savePoints: [[60] as unknown as [number, number]] } }, 'redis.savePoints.0: each save point must be a [seconds, changes] pair'],
     ['bad subnet', { network: { subnet: '172.20.0.0' } }, "network.subnet: must be an IPv4 subnet such as '172.20.0.0/24'"],
   ])('%s', (_what, overrides, expected) => {

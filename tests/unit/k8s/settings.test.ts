@@ -128,4 +128,14 @@ describe('settings → manifests', () => {
     expect(() => synth({ sentinel: { count: 2 } })).toThrow(StackValidationError);
     expect(() => synthesizeManifests(defineStack({}, 'docker'), parseManifestProps({}))).toThrow(/target 'kubernetes'/);
   });
+
+  it("refuses a Redis memory limit the kernel would hit before maxmemory (and an unlimited maxmemory), as Docker's settings do", () => {
+    const limit = (maxmemory: string, memoryLimit: string) => () =>
+      synthesizeManifests(defineStack({ redis: { maxmemory } }, 'kubernetes'), parseManifestProps({ resources: { redis: { memoryLimit } } }));
+    expect(limit('2gb', '768Mi')).toThrow(ManifestSettingsError);
+    expect(limit('2gb', '768Mi')).toThrow(/resources\.redis\.memoryLimit: must be at least 1\.5 × redis\.maxmemory \(2gb\).*got 768Mi/);
+    expect(limit('0', '64Gi')).toThrow(/i\.e\. unlimited: set a maxmemory/);
+    expect(limit('512mb', '768Mi')).not.toThrow();
+    expect(limit('2gb', '3Gi')).not.toThrow();
+  });
 });

@@ -94,6 +94,9 @@ describe('renderPrometheusConfig', () => {
     const { config } = rendered({ monitoring: { scrapeInterval: '5s', evaluationInterval: '30s' } });
     expect(config.global).toMatchObject({ scrape_interval: '5s', scrape_timeout: '5s', evaluation_interval: '30s' });
     expect(rendered({ monitoring: { scrapeInterval: '1m' } }).config.global.scrape_timeout).toBe('10s');
+    // whole numbers only in a Prometheus duration: half a second is '500ms', not '0.5s'
+    expect(rendered({ monitoring: { scrapeInterval: '500ms' } }).config.global.scrape_timeout).toBe('500ms');
+    expect(rendered({ monitoring: { scrapeInterval: '1m30s' } }).config.global).toMatchObject({ scrape_interval: '1m30s', scrape_timeout: '10s' });
   });
 
   it('on loopback, every target is a distinct 127.0.0.1 port', () => {
