@@ -196,30 +196,38 @@ export class SentinelWatcher {
  * Rejects, at once, every command in flight on a client's connection when that connection closes. ioredis with
  * autoResendUnfulfilledCommands: false silently drops such commands, whose promises would then only settle at
  * commandTimeout; racing them against this signal turns a lost connection into an immediate 503.
+ *
+ * Not `Promise.race([work, aPromiseSettledOnClose])`: each race would leave a reaction on that promise, which lives as
+ * long as the connection (days), and through it every reply — the heap grew with every command. Each call here
+ * registers its rejecter only until its own command settles.
  */
 export class ConnectionLoss {
-  private current!: Promise<never>;
-  private rejectCurrent!: (err: Error) => void;
+  private readonly inFlight = new Set<(err: Error) => void>();
 
   constructor(client: Redis) {
-    this.arm();
     client.on('close', () => {
-      const reject = this.rejectCurrent;
-      this.arm();
-      reject(new Error('Connection is closed.'));
+      const rejecters = [...this.inFlight];
+      this.inFlight.clear();
+      const lost = new Error('Connection is closed.');
+      for (const reject of rejecters) reject(lost);
     });
-  }
-
-  private arm(): void {
-    this.current = new Promise<never>((_resolve, reject) => {
-      this.rejectCurrent = reject;
-    });
-    this.current.catch(() => undefined); // nobody may be racing it
   }
 
   /** `work`, or a rejection if the connection closes first. */
   race<T>(work: Promise<T>): Promise<T> {
-    return Promise.race([work, this.current]);
+    return new Promise<T>((resolve, reject) => {
+      this.inFlight.add(reject);
+      work.then(
+        (value) => {
+          this.inFlight.delete(reject);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.inFlight.delete(reject);
+          reject(err as Error);
+        },
+      );
+    });
   }
 }
 
