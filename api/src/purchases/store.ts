@@ -51,21 +51,30 @@ export function refusal(outcome: string, data: string, body: CreatePurchaseBody)
 /**
  * KEYS and ARGV of the PURCHASE script (redis/scripts.ts) for one request, in the script's order. Without an
  * Idempotency-Key the record key is the purchase key again (never touched) and no fingerprint is computed (the
- * script reads it only under a key).
+ * script reads it only under a key). With `decided` (an outcome found before Redis) no key is built from the request's
+ * ids: the script touches only the record.
  */
-export function purchaseScriptArgs(id: string, body: CreatePurchaseBody, idempotencyKey: string | undefined, now: Date): string[] {
+export function purchaseScriptArgs(
+  id: string,
+  body: CreatePurchaseBody,
+  idempotencyKey: string | undefined,
+  now: Date,
+  decided: 'user_not_found' | 'product_not_found' | undefined = undefined,
+): string[] {
   const purchaseKey = keys.purchase(id);
   const keyed = idempotencyKey !== undefined;
+  const unused = decided !== undefined;
   return [
     purchaseKey,
-    keys.product(body.productId),
-    keys.user(body.userId),
-    keys.userPurchases(body.userId),
+    unused ? purchaseKey : keys.product(body.productId),
+    unused ? purchaseKey : keys.user(body.userId),
+    unused ? purchaseKey : keys.userPurchases(body.userId),
     keyed ? keys.idempotency(idempotencyKey) : purchaseKey,
     id, body.userId, body.productId, String(body.quantity), now.toISOString(),
     keyed ? '1' : '0',
     keyed ? purchaseFingerprint(body) : '',
     String(IDEMPOTENCY_TTL_SECONDS),
+    decided ?? '',
   ];
 }
 
@@ -74,15 +83,18 @@ export class PurchaseStore {
   constructor(private readonly redis: RedisGateway) {}
 
   async create(body: CreatePurchaseBody, idempotencyKey: string | undefined): Promise<PurchaseResult> {
-    // An id not of its kind names no user or product (404, as for a malformed id in a path). Sent to the script it
-    // could name another key — `<user id>:purchases` is the user's history, which EXISTS would find — so it is
-    // decided here, before Redis, and like a validation error it is not remembered under an Idempotency-Key.
+    // An id not of its kind names no user or product (404, as for a malformed id in a path). As a key it could name
+    // another one — `<user id>:purchases` is the user's history, which EXISTS would find — so it is decided here:
+    // without an Idempotency-Key Redis is not asked at all; with one, the script is told the outcome and remembers it
+    // like any 404 (the same key with another body is then 422, as the contract has it), touching nothing else.
     const malformed = !isId('user', body.userId) ? 'user_not_found' : !isId('product', body.productId) ? 'product_not_found' : undefined;
-    if (malformed !== undefined) return { kind: 'problem', problem: refusal(malformed, '', body), outcome: 'not_found', replayed: false };
+    if (malformed !== undefined && idempotencyKey === undefined) {
+      return { kind: 'problem', problem: refusal(malformed, '', body), outcome: 'not_found', replayed: false };
+    }
     const now = new Date();
     const id = newId('purchase', now.getTime());
     const w = this.redis.writer();
-    const reply = await w.script('purchase', 'purchase', purchaseScriptArgs(id, body, idempotencyKey, now));
+    const reply = await w.script('purchase', 'purchase', purchaseScriptArgs(id, body, idempotencyKey, now, malformed));
     const [kind, a, b] = reply as [string, unknown, unknown];
     if (kind === 'mismatch') throw new IdempotencyKeyReusedError();
     if (kind === 'created') {

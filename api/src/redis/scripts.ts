@@ -85,7 +85,9 @@ return 'deleted'
  *       ARGV[6] == '1'; pass the purchase key otherwise).
  * ARGV: 1 purchaseId, 2 userId, 3 productId, 4 quantity, 5 now (ISO), 6 hasIdempotencyKey, 7 request fingerprint (read
  *       only when ARGV[6] == '1'),
- *       8 idempotency record TTL in seconds.
+ *       8 idempotency record TTL in seconds, 9 an outcome decided before Redis ('user_not_found' /
+ *       'product_not_found' for an id not of its kind; '' otherwise): answered and remembered like one found here,
+ *       after the idempotency check, touching nothing but the record (KEYS 2–4 are then the purchase key again).
  * Replies:
  *   {'created', {hash fields}}                     new purchase, or this very call re-run (found its own id)
  *   {'replayed', outcome, data}                    the key was seen with the same body: outcome/data of the first
@@ -110,6 +112,10 @@ if ARGV[6] == '1' then
     if ttl > 0 then redis.call('PEXPIRE', KEYS[5], ttl) end
     return {'replayed', rec[2], rec[3]}
   end
+end
+if ARGV[9] ~= '' then
+  remember(ARGV[9], '')
+  return {ARGV[9]}
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'created', redis.call('HGETALL', KEYS[1])} end
 if redis.call('EXISTS', KEYS[3]) == 0 then

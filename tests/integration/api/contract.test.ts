@@ -167,11 +167,6 @@ describe('bad input never writes and never yields a 5xx', () => {
       ['purchases of an unknown user', () => b.get('/v1/users/usr_00000000000000000000000000/purchases'), 404],
       ['unknown user in purchase', () => a.post('/v1/purchases', { userId: 'usr_00000000000000000000000000', productId: product.id, quantity: 1 }), 404],
       ['user id naming the user’s history', () => b.post('/v1/purchases', { userId: `${user.id}:purchases`, productId: product.id, quantity: 1 }), 404],
-      [
-        'malformed product id, with an Idempotency-Key',
-        () => a.post('/v1/purchases', { userId: user.id, productId: 'prd_nope', quantity: 1 }, { headers: { 'Idempotency-Key': 'malformed-product' } }),
-        404,
-      ],
       ['too many in purchase', () => b.post('/v1/purchases', { userId: user.id, productId: product.id, quantity: 6 }), 409],
     ];
     for (const [what, send, status] of cases) {
@@ -239,6 +234,31 @@ describe('purchases', () => {
     expect((await b.get(`/v1/products/${product.id}`)).body.stock).toBe(3);
     expect((await a.get(`/v1/users/${user.id}/purchases`)).body.items).toHaveLength(1);
     expect(await redis.ttl(`idempotency:purchase:${key}`)).toBeGreaterThanOrEqual(24 * 3600 - 60);
+  });
+
+  it('an id not of its kind under an Idempotency-Key: a 404 remembered like any other (replayed; another body → 422), nothing else written', async () => {
+    const user = await createUser();
+    const product = await createProduct(5);
+    const key = `malformed-${Date.now()}`;
+    const malformed = { userId: user.id, productId: 'prd_nope', quantity: 1 };
+    const before = await snapshot(redis);
+    const first = await a.post('/v1/purchases', malformed, { headers: { 'Idempotency-Key': key } });
+    expect(first.status).toBe(404);
+    // only the record was written
+    const after = await snapshot(redis);
+    expect(Object.keys(after).filter((k) => !(k in before))).toEqual([`idempotency:purchase:${key}`]);
+    expect(Object.fromEntries(Object.entries(after).filter(([k]) => k in before))).toEqual(before);
+    const replay = await b.post('/v1/purchases', malformed, { headers: { 'Idempotency-Key': key } });
+    expect(replay.status).toBe(404);
+    expect(replay.text).toBe(first.text);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    const other = await a.post('/v1/purchases', { userId: user.id, productId: product.id, quantity: 1 }, { headers: { 'Idempotency-Key': key } });
+    expect(other.status).toBe(422);
+    expect((await a.get(`/v1/products/${product.id}`)).body.stock).toBe(5);
+    // a user id naming another key (the user's history) is not taken for a user either
+    const history = await b.post('/v1/purchases', { userId: `${user.id}:purchases`, productId: product.id, quantity: 1 }, { headers: { 'Idempotency-Key': `${key}-h` } });
+    expect(history.status).toBe(404);
+    expect((await a.get(`/v1/products/${product.id}`)).body.stock).toBe(5);
   });
 
   it('a refused purchase is replayed as the same refusal, even after the stock is refilled', async () => {

@@ -25,13 +25,13 @@ describe('purchaseScriptArgs (what the API and the data-tier limit send)', () =>
   const body = { userId: 'usr_U', productId: 'prd_P', quantity: 1 };
   const now = new Date('2026-01-01T00:00:00.000Z');
 
-  it("matches the script's documented KEYS/ARGV: 5 keys, then 8 arguments; no fingerprint without an Idempotency-Key", () => {
+  it("matches the script's documented KEYS/ARGV: 5 keys, then 9 arguments; no fingerprint without an Idempotency-Key", () => {
     const args = purchaseScriptArgs('pur_X', body, undefined, now);
     expect(args.slice(0, PURCHASE_NUMBER_OF_KEYS)).toEqual(['purchase:pur_X', 'product:prd_P', 'user:usr_U', 'user:usr_U:purchases', 'purchase:pur_X']);
     expect(args.slice(PURCHASE_NUMBER_OF_KEYS)).toEqual([
-      'pur_X', 'usr_U', 'prd_P', '1', '2026-01-01T00:00:00.000Z', '0', '', String(IDEMPOTENCY_TTL_SECONDS),
+      'pur_X', 'usr_U', 'prd_P', '1', '2026-01-01T00:00:00.000Z', '0', '', String(IDEMPOTENCY_TTL_SECONDS), '',
     ]);
-    // the script reads KEYS[1..5] and ARGV[1..8], nothing beyond
+    // the script reads KEYS[1..5] and ARGV[1..9], nothing beyond
     expect(Math.max(...[...PURCHASE.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])))).toBe(PURCHASE_NUMBER_OF_KEYS);
     expect(Math.max(...[...PURCHASE.matchAll(/ARGV\[(\d+)\]/g)].map((m) => Number(m[1])))).toBe(args.length - PURCHASE_NUMBER_OF_KEYS);
   });
@@ -40,6 +40,13 @@ describe('purchaseScriptArgs (what the API and the data-tier limit send)', () =>
     const args = purchaseScriptArgs('pur_X', body, 'k-1', now);
     expect(args[4]).toBe('idempotency:purchase:k-1');
     expect(args.slice(PURCHASE_NUMBER_OF_KEYS + 5, PURCHASE_NUMBER_OF_KEYS + 7)).toEqual(['1', purchaseFingerprint(body)]);
+  });
+
+  it('with an outcome decided before Redis (an id not of its kind): the outcome, and no key built from the ids', () => {
+    const malformed = { userId: 'usr_U:purchases', productId: 'prd_P', quantity: 1 };
+    const args = purchaseScriptArgs('pur_X', malformed, 'k-1', now, 'user_not_found');
+    expect(args.slice(0, PURCHASE_NUMBER_OF_KEYS)).toEqual(['purchase:pur_X', 'purchase:pur_X', 'purchase:pur_X', 'purchase:pur_X', 'idempotency:purchase:k-1']);
+    expect(args.at(-1)).toBe('user_not_found');
   });
 
   it("takes the WAIT the API sends from the API's own configuration defaults", () => {
