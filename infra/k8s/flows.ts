@@ -51,6 +51,15 @@ function urlEndpoint(url: string): { host: string; port: number } | undefined {
 
 const LOOPBACK = /^(127\.|localhost$|::1$|\[::1\]$)/;
 
+/**
+ * Where Alertmanager sends notifications (host and port of `monitoring.alertWebhookUrl`), which its egress policy
+ * opens; undefined for a loopback URL (the default, a placeholder: nothing leaves the pod).
+ */
+export function alertWebhookEndpoint(spec: StackSpec): { host: string; port: number } | undefined {
+  const webhook = urlEndpoint(spec.monitoring.alertWebhookUrl);
+  return webhook && !LOOPBACK.test(webhook.host) ? webhook : undefined;
+}
+
 /** Every connection of the stack, deduplicated, in a stable order. */
 export function stackFlows(spec: StackSpec): Flow[] {
   const flows: Flow[] = [];
@@ -89,8 +98,8 @@ export function stackFlows(spec: StackSpec): Flow[] {
   const grafanaDatasource = spec.monitoring.prometheus;
   add({ from: 'grafana', to: 'prometheus', port: grafanaDatasource.port, why: 'Grafana queries Prometheus' });
   // Operators reach Grafana and Prometheus with `kubectl port-forward`, which policies do not restrict.
-  const webhook = urlEndpoint(spec.monitoring.alertWebhookUrl);
-  if (webhook && !LOOPBACK.test(webhook.host)) {
+  const webhook = alertWebhookEndpoint(spec);
+  if (webhook) {
     const inCluster = workloadOfHost(spec, webhook.host);
     add({
       from: 'alertmanager',

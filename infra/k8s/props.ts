@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { REDIS_MEMORY_HEADROOM, redisBytes, type StackSpec } from '../../config';
+import { alertWebhookEndpoint } from './flows';
 
 /** CPU and memory of one container, as Kubernetes quantities (`100m`, `256Mi`). */
 export interface ContainerResourcesProps {
@@ -36,7 +37,9 @@ export interface SecretNamesProps {
   readonly grafanaAdmin: string;
   /**
    * Key `alertmanager.yml`: Alertmanager's whole config, for a receiver whose URL or password is a
-   * secret (render it with `npm run render` and the secret, then create the Secret from the file).
+   * secret (render it with `npm run render` and the secret, then create the Secret from the file). The stack
+   * given to `npm run synth` must name the same receiver URL (`monitoring.alertWebhookUrl`, not its loopback
+   * default): its host and port open Alertmanager's egress policy, and nothing else of it reaches the manifests.
    * @default none: the rendered alertmanager.yml (which holds no secret) goes into a ConfigMap
    */
   readonly alertmanagerConfig?: string;
@@ -252,18 +255,28 @@ export function parseManifestProps(input: unknown): ManifestProps {
 }
 
 /**
- * What depends on both the manifest settings and the stack (checked before any object is built): the Redis
- * container's memory limit must leave Redis room beyond `redis.maxmemory`, or the kernel kills Redis before
- * Redis refuses writes (noeviction → 503) and RedisMemoryNearLimit can warn.
+ * What depends on both the manifest settings and the stack, checked before any object is built (every problem at
+ * once):
+ * - the Redis container's memory limit must leave Redis room beyond `redis.maxmemory`, or the kernel kills Redis
+ *   before Redis refuses writes (noeviction → 503) and RedisMemoryNearLimit can warn;
+ * - with `secrets.alertmanagerConfig` the receiver's URL lives in that Secret, but Alertmanager's egress policy is
+ *   opened from `monitoring.alertWebhookUrl`: left at its loopback default, every notification would be dropped.
  */
 export function checkManifestForStack(props: ManifestProps, spec: StackSpec): void {
+  const problems: string[] = [];
   const maxmemory = redisBytes(spec.redis.maxmemory);
   const limit = props.resources.redis.memoryLimit;
   if (maxmemory === 0 || parseBytes(limit) < maxmemory * REDIS_MEMORY_HEADROOM) {
-    throw new ManifestSettingsError([
+    problems.push(
       `resources.redis.memoryLimit: must be at least ${REDIS_MEMORY_HEADROOM} × redis.maxmemory (${spec.redis.maxmemory}${maxmemory === 0 ? ', i.e. unlimited: set a maxmemory' : ''}) so that Redis refuses writes before the kernel kills it (got ${limit})`,
-    ]);
+    );
   }
+  if (props.secrets.alertmanagerConfig !== undefined && alertWebhookEndpoint(spec) === undefined) {
+    problems.push(
+      `secrets.alertmanagerConfig: the stack's monitoring.alertWebhookUrl (${spec.monitoring.alertWebhookUrl}) is a loopback placeholder, so Alertmanager's network policy would let no notification out; set it to the receiver's real URL, as for \`npm run render\` (only its host and port reach the manifests)`,
+    );
+  }
+  if (problems.length > 0) throw new ManifestSettingsError(problems);
 }
 
 function parseCpuMillis(q: string): number {

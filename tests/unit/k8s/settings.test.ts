@@ -129,6 +129,19 @@ describe('settings → manifests', () => {
     expect(() => synthesizeManifests(defineStack({}, 'docker'), parseManifestProps({}))).toThrow(/target 'kubernetes'/);
   });
 
+  it('a receiver config from a Secret: its host and port open the egress, nothing of the URL is in the manifests; a loopback URL is refused', () => {
+    const manifest = parseManifestProps({ secrets: { alertmanagerConfig: 'alertmanager-secret' } });
+    expect(() => synthesizeManifests(defineStack({}, 'kubernetes'), manifest)).toThrow(
+      /secrets\.alertmanagerConfig: the stack's monitoring\.alertWebhookUrl \(http:\/\/127\.0\.0\.1:5001\/alerts\) is a loopback placeholder/,
+    );
+    const files = synthesizeManifests(defineStack({ monitoring: { alertWebhookUrl: 'https://hooks.example.com:8443/T0KEN' } }, 'kubernetes'), manifest);
+    const objects = files.flatMap((f) => f.objects);
+    expect(JSON.stringify(objects)).not.toMatch(/T0KEN|hooks\.example\.com/);
+    expect(find(objects, 'NetworkPolicy', 'allow-alertmanager').spec).toMatchObject({
+      egress: expect.arrayContaining([{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ protocol: 'TCP', port: 8443 }] }]),
+    });
+  });
+
   it("refuses a Redis memory limit the kernel would hit before maxmemory (and an unlimited maxmemory), as Docker's settings do", () => {
     const limit = (maxmemory: string, memoryLimit: string) => () =>
       synthesizeManifests(defineStack({ redis: { maxmemory } }, 'kubernetes'), parseManifestProps({ resources: { redis: { memoryLimit } } }));
