@@ -156,6 +156,15 @@ export interface GatewaySettings {
   /** Idle time of a client keep-alive connection. @default '65s' */
   readonly clientKeepaliveTimeout: string;
   /**
+   * Addresses or CIDR ranges of the proxies in front of nginx (a load balancer, a Kubernetes ingress controller's
+   * pods) whose `X-Forwarded-For` nginx believes: the client is then the last address in it that is not such a
+   * proxy, and the per-client rate limit, the access log and the API's `X-Forwarded-For` see each client instead
+   * of the proxy — behind one, all clients would otherwise share one rate-limit budget. Only connections from these
+   * addresses are believed, so a client cannot choose its address by sending the header itself.
+   * @default [] (no proxy: the client is the connection's peer and `X-Forwarded-For` is ignored)
+   */
+  readonly trustedProxies: readonly string[];
+  /**
    * Directory nginx writes its pid file (`nginx.pid`) and temp directories (`client_body`, `proxy`, …)
    * to; it must exist and be writable by nginx's user, so the gateway also runs unprivileged (nginx
    * creates the temp directories itself). Containers: this path; loopback: `<workDir>/gateway` (temp
@@ -377,6 +386,7 @@ export const DEFAULT_SETTINGS: StackSettings = {
     clientMaxBodySize: '64k',
     rateLimit: { rate: '200r/s', burst: 400, zoneSize: '10m' },
     clientKeepaliveTimeout: '65s',
+    trustedProxies: [],
     runDir: '/tmp',
   },
   api: { instances: 2, port: 8080, logLevel: 'info' },

@@ -115,6 +115,9 @@ const settingsSchema = z.strictObject({
       }),
     }),
     clientKeepaliveTimeout: nginxDuration,
+    trustedProxies: z
+      .array(z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6()], { error: "must be an IP address or CIDR range such as '10.0.0.0/8'" }))
+      .max(64),
     runDir: filePath,
   }),
   api: z.strictObject({

@@ -77,6 +77,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
   { key: 'gatewayRateLimit', type: 'string', model: m('gateway', 'rateLimit', 'rate'), description: "Per-client-address rate limit, '<n>r/s' or '<n>r/m' (429 above it)." },
   { key: 'gatewayRateLimitBurst', type: 'integer', model: m('gateway', 'rateLimit', 'burst'), description: 'Requests above the rate still served before 429s start.' },
   { key: 'gatewayRateLimitZoneSize', type: 'string', model: m('gateway', 'rateLimit', 'zoneSize'), description: 'Shared memory for the rate limit counters.' },
+  { key: 'gatewayTrustedProxies', type: 'array', model: m('gateway', 'trustedProxies'), description: "Addresses or CIDR ranges of proxies in front of nginx whose X-Forwarded-For it believes (the rate limit then sees each client), e.g. '10.0.0.0/8'." },
   { key: 'gatewayClientKeepaliveTimeout', type: 'string', model: m('gateway', 'clientKeepaliveTimeout'), description: 'Idle time of a client keep-alive connection.' },
   { key: 'apiInstances', type: 'integer', model: m('api', 'instances'), description: 'Number of API containers behind nginx.' },
   { key: 'apiPort', type: 'integer', model: m('api', 'port'), description: 'Port of each API instance.' },

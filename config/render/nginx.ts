@@ -94,6 +94,16 @@ export function renderNginxConf(spec: StackSpec): string {
     `  client_max_body_size ${g.clientMaxBodySize};`,
     `  client_body_buffer_size ${g.clientMaxBodySize};`,
     '',
+    ...(g.trustedProxies.length > 0
+      ? [
+          '  # The client is the last X-Forwarded-For address that is not one of the proxies in front (gateway.trustedProxies),',
+          '  # believed only on connections from them: the rate limit, the log and the API see clients, not the proxy.',
+          ...g.trustedProxies.map((cidr) => `  set_real_ip_from ${cidr};`),
+          '  real_ip_header X-Forwarded-For;',
+          '  real_ip_recursive on;',
+          '',
+        ]
+      : []),
     '  # Requests per client address; over the rate (plus burst) nginx answers 429 itself.',
     `  limit_req_zone $binary_remote_addr zone=evergreen_per_client:${g.rateLimit.zoneSize} rate=${g.rateLimit.rate};`,
     '  limit_req_status 429;',

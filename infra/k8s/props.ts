@@ -69,6 +69,15 @@ export interface ManifestProps {
   readonly gatewayReplicas: number;
   /** Type of the gateway's Service. @default 'LoadBalancer' */
   readonly gatewayServiceType: GatewayServiceType;
+  /**
+   * `externalTrafficPolicy` of a LoadBalancer or NodePort gateway Service. `Local`: traffic goes only to gateway pods
+   * on the node it arrived at (the load balancer health-checks the nodes for that), and nginx sees each client's
+   * address — what its per-client rate limit keys on. `Cluster`: any node forwards to any pod, one hop more, and
+   * the client's address is replaced by a node's, so every client behind a node shares one rate-limit budget.
+   * Ignored for ClusterIP (behind an Ingress, set the stack's `gateway.trustedProxies` instead).
+   * @default 'Local'
+   */
+  readonly gatewayExternalTrafficPolicy: 'Local' | 'Cluster';
   /** An Ingress in front of the gateway Service. @default none */
   readonly ingress?: IngressProps;
   /**
@@ -133,6 +142,7 @@ export const DEFAULT_MANIFEST_PROPS: ManifestProps = {
   apiAutoscaling: { maxReplicas: 10, cpuUtilization: 70 },
   gatewayReplicas: 1,
   gatewayServiceType: 'LoadBalancer',
+  gatewayExternalTrafficPolicy: 'Local',
   gatewayClientNamespaceLabels: {},
   storage: { redis: '1Gi', prometheus: '10Gi', alertmanager: '1Gi', grafana: '1Gi' },
   resources: {
@@ -203,6 +213,7 @@ const overridesSchema = z
       .partial(),
     gatewayReplicas: z.int().min(1).max(100),
     gatewayServiceType: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']),
+    gatewayExternalTrafficPolicy: z.enum(['Local', 'Cluster']),
     ingress: z.strictObject({ host: dnsName, className: dnsName.optional(), tlsSecretName: dnsName.optional() }),
     gatewayClientNamespaceLabels: labelMap,
     storageClassName: dnsName,

@@ -1,4 +1,4 @@
-import { Chart, Duration } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
 import type { StackSpec } from '../../../config';
@@ -122,6 +122,10 @@ export class GatewayChart extends Chart {
       ports: [{ name: 'http', port, targetPort: port }],
     });
     selectPods(service, selectorLabels(stack, 'gateway'));
+    if (manifest.gatewayServiceType !== 'ClusterIP') {
+      // (not among cdk8s-plus' Service props)
+      ApiObject.of(service).addJsonPatch(JsonPatch.add('/spec/externalTrafficPolicy', manifest.gatewayExternalTrafficPolicy));
+    }
     const podsService = new kplus.Service(this, 'pods-service', {
       // Prometheus' `nginx` job scrapes each pod's exporter through this name's DNS (config/render/prometheus.ts);
       // the exporter's port is not on the `gateway` Service, which may face the internet.

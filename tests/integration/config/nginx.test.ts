@@ -32,6 +32,7 @@ interface Seen {
   readonly method: string;
   readonly url: string;
   readonly requestId: string | undefined;
+  readonly forwardedFor: string | undefined;
   readonly bodyBytes: number;
 }
 
@@ -52,7 +53,13 @@ class StandIn {
       let bodyBytes = 0;
       req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
       req.on('end', () => {
-        this.seen.push({ method: req.method ?? '', url: req.url ?? '', requestId: req.headers['x-request-id'] as string, bodyBytes });
+        this.seen.push({
+          method: req.method ?? '',
+          url: req.url ?? '',
+          requestId: req.headers['x-request-id'] as string,
+          forwardedFor: req.headers['x-forwarded-for'] as string | undefined,
+          bodyBytes,
+        });
         if (this.hangUp) {
           req.socket.destroy();
           return;
@@ -165,6 +172,7 @@ const TUNED: StackOverrides = {
     readTimeout: '1m',
     clientMaxBodySize: '1m',
     rateLimit: { rate: '30r/m', burst: 0, zoneSize: '1m' },
+    trustedProxies: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8'],
   },
 };
 
@@ -382,6 +390,41 @@ describe('an instance that stops answering (gateway.readTimeout)', () => {
         expect(((await res.json()) as { instance: string }).instance).toBe(live.name);
       }
       expect(hung.seen.length).toBeGreaterThanOrEqual(1); // it was asked, and given up on
+    });
+  });
+});
+
+describe('behind a proxy (gateway.trustedProxies)', () => {
+  /** Sends `count` requests as client `client` (X-Forwarded-For, as a proxy in front would); their statuses. */
+  async function asClient(url: string, client: string, count: number): Promise<number[]> {
+    const statuses: number[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const res = await fetch(`${url}/v1/products`, { headers: { 'x-forwarded-for': client } });
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+    return statuses;
+  }
+
+  it.each([
+    { trusted: true, what: 'a trusted proxy: each client has its own rate-limit budget and the API sees the client' },
+    { trusted: false, what: 'no trusted proxy (the default): the header is ignored, a client cannot pick its address' },
+  ])('$what', async ({ trusted }) => {
+    const spec = await loopbackSpec(join(workDir, `proxy-${String(trusted)}`), {
+      gateway: { rateLimit: { rate: '1r/m', burst: 2 }, ...(trusted ? { trustedProxies: ['127.0.0.1/32'] } : {}) },
+    });
+    await withGateway(spec, { delayMs: [0, 0] }, async (url, instances) => {
+      // (the readiness probe took one request of 127.0.0.1's budget)
+      expect(await asClient(url, '203.0.113.1', 4)).toContain(429);
+      const other = await asClient(url, '203.0.113.2', 1);
+      const seen = instances.flatMap((i) => i.seen).map((s) => s.forwardedFor);
+      if (trusted) {
+        expect(other).toEqual([200]);
+        expect(seen).toContain('203.0.113.2');
+      } else {
+        expect(other).toEqual([429]); // the same budget as the first "client": both are 127.0.0.1
+        expect(seen.every((f) => f === '127.0.0.1')).toBe(true);
+      }
     });
   });
 });

@@ -37,6 +37,16 @@ describe('settings → manifests', () => {
     }
   });
 
+  it("a LoadBalancer or NodePort gateway keeps the clients' addresses (externalTrafficPolicy Local; Cluster on request)", () => {
+    const policy = (objects: ReturnType<typeof synth>['objects']) => (find(objects, 'Service', 'gateway').spec as { externalTrafficPolicy?: string }).externalTrafficPolicy;
+    expect(policy(base.objects)).toBe('Local');
+    expect(policy(synth({}, { gatewayServiceType: 'NodePort' }).objects)).toBe('Local');
+    expect(policy(synth({}, { gatewayExternalTrafficPolicy: 'Cluster' }).objects)).toBe('Cluster');
+    // a ClusterIP Service refuses the field
+    expect(policy(synth({}, { gatewayServiceType: 'ClusterIP' }).objects)).toBeUndefined();
+    expect(() => parseManifestProps({ gatewayExternalTrafficPolicy: 'local' })).toThrow(/gatewayExternalTrafficPolicy/);
+  });
+
   it("the gateway Service (perhaps a LoadBalancer) carries nginx's port only; the exporters' port is on the headless gateway-pods", () => {
     const ports = (name: string) => (find(base.objects, 'Service', name).spec as { ports: { port: number }[] }).ports.map((p) => p.port);
     expect(ports('gateway')).toEqual([base.spec.gateway.instance.port]);
