@@ -38,8 +38,9 @@ export interface SecretNamesProps {
   /**
    * Key `alertmanager.yml`: Alertmanager's whole config, for a receiver whose URL or password is a
    * secret (render it with `npm run render` and the secret, then create the Secret from the file). The stack
-   * given to `npm run synth` must name the same receiver URL (`monitoring.alertWebhookUrl`, not its loopback
-   * default): its host and port open Alertmanager's egress policy, and nothing else of it reaches the manifests.
+   * given to `npm run synth` must name the receiver's host and port in `monitoring.alertWebhookUrl` (a token-free
+   * URL such as `https://hooks.example.com/` will do; not its loopback default): they open Alertmanager's egress
+   * policy, and nothing else of it reaches the manifests.
    * @default none: the rendered alertmanager.yml (which holds no secret) goes into a ConfigMap
    */
   readonly alertmanagerConfig?: string;
@@ -71,13 +72,15 @@ export interface ManifestProps {
   readonly gatewayServiceType: GatewayServiceType;
   /**
    * `externalTrafficPolicy` of a LoadBalancer or NodePort gateway Service. `Local`: traffic goes only to gateway pods
-   * on the node it arrived at (the load balancer health-checks the nodes for that), and nginx sees each client's
-   * address — what its per-client rate limit keys on. `Cluster`: any node forwards to any pod, one hop more, and
-   * the client's address is replaced by a node's, so every client behind a node shares one rate-limit budget.
-   * Ignored for ClusterIP (behind an Ingress, set the stack's `gateway.trustedProxies` instead).
-   * @default 'Local'
+   * on the node it arrived at, and nginx sees each client's address — what its per-client rate limit keys on; a
+   * load balancer health-checks the nodes and sends only to those with a gateway pod (give it `gatewayReplicas` ≥ 2:
+   * with one, a rescheduled pod is unreachable until the check sees its new node). `Cluster`: any node forwards to
+   * any pod, one hop more, and the client's address is replaced by a node's, so every client behind a node shares
+   * one rate-limit budget. Ignored for ClusterIP (behind an Ingress, set the stack's `gateway.trustedProxies`).
+   * @default 'Local' for a LoadBalancer; 'Cluster' for a NodePort (with `Local` only the nodes running a gateway pod
+   * would answer on the port)
    */
-  readonly gatewayExternalTrafficPolicy: 'Local' | 'Cluster';
+  readonly gatewayExternalTrafficPolicy?: 'Local' | 'Cluster';
   /** An Ingress in front of the gateway Service. @default none */
   readonly ingress?: IngressProps;
   /**
@@ -142,7 +145,6 @@ export const DEFAULT_MANIFEST_PROPS: ManifestProps = {
   apiAutoscaling: { maxReplicas: 10, cpuUtilization: 70 },
   gatewayReplicas: 1,
   gatewayServiceType: 'LoadBalancer',
-  gatewayExternalTrafficPolicy: 'Local',
   gatewayClientNamespaceLabels: {},
   storage: { redis: '1Gi', prometheus: '10Gi', alertmanager: '1Gi', grafana: '1Gi' },
   resources: {
@@ -284,7 +286,7 @@ export function checkManifestForStack(props: ManifestProps, spec: StackSpec): vo
   }
   if (props.secrets.alertmanagerConfig !== undefined && alertWebhookEndpoint(spec) === undefined) {
     problems.push(
-      `secrets.alertmanagerConfig: the stack's monitoring.alertWebhookUrl (${spec.monitoring.alertWebhookUrl}) is a loopback placeholder, so Alertmanager's network policy would let no notification out; set it to the receiver's real URL, as for \`npm run render\` (only its host and port reach the manifests)`,
+      `secrets.alertmanagerConfig: the stack's monitoring.alertWebhookUrl (${spec.monitoring.alertWebhookUrl}) is a loopback placeholder, so Alertmanager's network policy would let no notification out; set it to a URL of the receiver's host and port — a token-free one such as https://hooks.example.com/ will do: only its host and port reach the manifests`,
     );
   }
   if (problems.length > 0) throw new ManifestSettingsError(problems);

@@ -123,8 +123,9 @@ export class GatewayChart extends Chart {
     });
     selectPods(service, selectorLabels(stack, 'gateway'));
     if (manifest.gatewayServiceType !== 'ClusterIP') {
+      const policy = manifest.gatewayExternalTrafficPolicy ?? (manifest.gatewayServiceType === 'LoadBalancer' ? 'Local' : 'Cluster');
       // (not among cdk8s-plus' Service props)
-      ApiObject.of(service).addJsonPatch(JsonPatch.add('/spec/externalTrafficPolicy', manifest.gatewayExternalTrafficPolicy));
+      ApiObject.of(service).addJsonPatch(JsonPatch.add('/spec/externalTrafficPolicy', policy));
     }
     const podsService = new kplus.Service(this, 'pods-service', {
       // Prometheus' `nginx` job scrapes each pod's exporter through this name's DNS (config/render/prometheus.ts);

@@ -16,7 +16,8 @@
 #             node takes the role it names: a node the Sentinels do not name as master starts as a
 #             replica of the one they name, so a former master restarted after a failover rejoins as a
 #             replica (also while the Sentinels are down: the nodes know).
-#   sentinel: ask the other Sentinels; else ask the Redis nodes which one is a master; else the master
+#   sentinel: ask the other Sentinels; else ask the Redis nodes which one is a master (or which master a
+#             connected replica follows); else the master
 #             this Sentinel last knew (the `sentinel monitor` line of the config it wrote in its previous
 #             run, which Sentinel rewrites on a failover); only a fresh Sentinel (no saved config) takes
 #             the bootstrap node.
@@ -143,6 +144,7 @@ master_from_sentinels_within() {
 # node would then start a second master beside the real one.
 master_from_nodes() {
   followed=""
+  replicas=" "
   for addr in $(echo "${REDIS_ADDRESSES:-}" | tr ',' ' '); do
     [ "$addr" = "${1:-}" ] && continue
     info=$(ask "${addr%:*}" "${addr##*:}" INFO replication | tr -d '\r') || continue
@@ -152,16 +154,21 @@ master_from_nodes() {
       echo "${addr%:*} ${addr##*:}"
       return 0
     fi
-    if [ -z "$followed" ] && [ "$role" = "slave" ] && [ "$(echo "$info" | sed -n 's/^master_link_status://p')" = "up" ]; then
+    [ "$role" = "slave" ] || continue
+    replicas="$replicas$addr "
+    if [ -z "$followed" ] && [ "$(echo "$info" | sed -n 's/^master_link_status://p')" = "up" ]; then
       fh=$(echo "$info" | sed -n 's/^master_host://p')
       fp=$(echo "$info" | sed -n 's/^master_port://p')
       if [ -n "$fh" ] && is_uint "$fp" && is_node "$fh $fp"; then followed="$addr $fh $fp"; fi
     fi
   done
   [ -n "$followed" ] || return 1
-  set -- $followed
-  log "no redis node reports role:master; redis node $1 replicates $2:$3 (link up)"
-  echo "$2 $3"
+  set -- "${1:-}" $followed
+  # Not this node itself (a link to it that has not timed out yet), nor a node that just said it is a replica.
+  case "$replicas" in *" $3:$4 "*) return 1 ;; esac
+  [ "$3:$4" = "$1" ] && return 1
+  log "no redis node reports role:master; redis node $2 replicates $3:$4 (link up)"
+  echo "$3 $4"
 }
 
 need REDIS_MASTER_NAME

@@ -37,10 +37,11 @@ describe('settings → manifests', () => {
     }
   });
 
-  it("a LoadBalancer or NodePort gateway keeps the clients' addresses (externalTrafficPolicy Local; Cluster on request)", () => {
+  it("a LoadBalancer gateway keeps the clients' addresses (externalTrafficPolicy Local); a NodePort answers on every node (Cluster)", () => {
     const policy = (objects: ReturnType<typeof synth>['objects']) => (find(objects, 'Service', 'gateway').spec as { externalTrafficPolicy?: string }).externalTrafficPolicy;
     expect(policy(base.objects)).toBe('Local');
-    expect(policy(synth({}, { gatewayServiceType: 'NodePort' }).objects)).toBe('Local');
+    expect(policy(synth({}, { gatewayServiceType: 'NodePort' }).objects)).toBe('Cluster');
+    expect(policy(synth({}, { gatewayServiceType: 'NodePort', gatewayExternalTrafficPolicy: 'Local' }).objects)).toBe('Local');
     expect(policy(synth({}, { gatewayExternalTrafficPolicy: 'Cluster' }).objects)).toBe('Cluster');
     // a ClusterIP Service refuses the field
     expect(policy(synth({}, { gatewayServiceType: 'ClusterIP' }).objects)).toBeUndefined();
