@@ -11,6 +11,12 @@ import type { StackFiles } from '../rendered';
 import { pulledImage } from './shared';
 import { serviceContainer, type LogRotation } from './service-container';
 
+/**
+ * Stop grace of an API container: the API's own drain on SIGTERM (API_SHUTDOWN_TIMEOUT_MS, 10 s by default: in-flight
+ * requests finish, keep-alive connections close) and a margin for its Redis clients to quit.
+ */
+const API_STOP_GRACE_SECONDS = 15;
+
 /** The repository root: the API image's build context. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -124,6 +130,7 @@ export class ApiTier extends pulumi.ComponentResource {
           args: [API_MAIN],
           envFromFile: envFile,
           healthcheck: apiHealthCheck(instance.port),
+          stopGraceSeconds: API_STOP_GRACE_SECONDS,
           memoryMb: args.memoryMb,
           log: args.log,
         },

@@ -30,6 +30,8 @@ export const START_SCRIPT_SOURCE = path.resolve(__dirname, '..', 'k8s', 'scripts
 /** Where the script and the rendered config (its template) are uploaded. */
 export const START_DIR = '/usr/local/etc/evergreen';
 const START_SCRIPT = `${START_DIR}/redis-start.sh`;
+/** Time a Redis node gets to stop (a snapshot of up to `maxmemory` and the AOF's fsync) before it is killed. */
+const REDIS_STOP_GRACE_SECONDS = 60;
 
 /** redis-cli PING as the read-only `exporter` user (password in REDISCLI_AUTH); `-e`: an error reply fails. */
 export function redisHealthCheck(port: number): string[] {
@@ -112,6 +114,9 @@ export class RedisTier extends pulumi.ComponentResource {
           },
           secretEnv,
           healthcheck: redisHealthCheck(node.port),
+          // A node stopping writes its snapshot (save points) and fsyncs its AOF: cut short, the next start may
+          // have to load an older file or truncate a torn AOF tail.
+          stopGraceSeconds: REDIS_STOP_GRACE_SECONDS,
           memoryMb: args.memoryMb.redis,
           log: args.log,
           volumes: [{ volumeName: volume.name, containerPath: node.dataDir }],

@@ -62,9 +62,18 @@ export interface ServiceContainerArgs {
   readonly volumes?: readonly { readonly volumeName: pulumi.Input<string>; readonly containerPath: string }[];
   /** tmpfs mounts: path → mount options. */
   readonly tmpfs?: Readonly<Record<string, string>>;
+  /**
+   * How long the service gets to stop on SIGTERM before it is killed: on `docker stop` and restarts (`stopTimeout`)
+   * and when Pulumi replaces or destroys the container (`destroyGraceSeconds`; without it the provider removes the
+   * container at once, cutting what it was doing). @default 10 (Docker's own stop timeout)
+   */
+  readonly stopGraceSeconds?: number;
   /** Published ports (only the gateway by default). */
   readonly ports?: readonly { readonly internal: number; readonly external: number; readonly ip: string }[];
 }
+
+/** Docker's own stop timeout, for the services that need no more. */
+const DEFAULT_STOP_GRACE_SECONDS = 10;
 
 /** Hash of what the container reads from its files, secrets replaced by placeholders. */
 export function configHash(files: readonly ContainerFile[], envFile?: StackFile): string {
@@ -139,6 +148,8 @@ export function serviceContainer(
       user: userSpec(facts.user),
       envs,
       restart: 'unless-stopped',
+      stopTimeout: args.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS,
+      destroyGraceSeconds: args.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS,
       networksAdvanced: [{ name: args.networkName, ipv4Address: instance.address, aliases: [instance.name] }],
       labels,
       logDriver: 'json-file',

@@ -91,8 +91,9 @@ export interface AppliedStack {
   /** The dockerode handle of a container, by container name. */
   container(name: string): Docker.Container;
   /**
-   * Replaces containers as `pulumi up` does when their inputs change: removes them all (force, as the
-   * provider deletes), then creates them again from the same inputs; their named volumes are kept.
+   * Replaces containers as `pulumi up` does when their inputs change: removes them all, then creates them again
+   * from the same inputs; their named volumes are kept. The removal is forced (SIGKILL) — harsher than the provider,
+   * which stops each container for its `destroyGraceSeconds` first: what must survive a replacement survives this.
    */
   recreateContainers(names: readonly string[]): Promise<void>;
   /** Removes every container, network and volume this run created. */

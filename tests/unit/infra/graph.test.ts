@@ -221,6 +221,18 @@ describe('the default stack', () => {
     }
   });
 
+  test('stops every container with SIGTERM and a grace period, on docker stop and on a replacement (API: its drain; Redis: its snapshot)', () => {
+    for (const c of containers(program)) {
+      const i = inputsOf(c);
+      // without destroyGraceSeconds the provider removes a replaced container at once: in-flight requests are cut
+      expect({ container: i.name, grace: i.destroyGraceSeconds }).toEqual({ container: i.name, grace: i.stopTimeout });
+      expect(i.stopTimeout).toBeGreaterThanOrEqual(10);
+    }
+    // the API drains for API_SHUTDOWN_TIMEOUT_MS (10 s by default) before it exits
+    expect(inputsOf(containerOf(program, 'api-0')).destroyGraceSeconds).toBeGreaterThan(10);
+    expect(inputsOf(containerOf(program, 'redis-0')).destroyGraceSeconds).toBeGreaterThanOrEqual(30);
+  });
+
   test('replaces containers and volumes (fixed names and addresses) by deleting the old one first', () => {
     for (const r of [...containers(program), ...resourcesOfType(program, VOLUME_TYPE)]) {
       expect({ resource: r.name, deleteBeforeReplace: r.options.deleteBeforeReplace }).toEqual({

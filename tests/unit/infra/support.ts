@@ -23,6 +23,8 @@ export interface ContainerInputs {
   readonly logDriver: string;
   readonly logOpts: Record<string, string>;
   readonly memory: number;
+  readonly stopTimeout: number;
+  readonly destroyGraceSeconds: number;
   readonly memorySwap: number;
   readonly networksAdvanced: { name: string; ipv4Address: string; aliases: string[] }[];
   readonly uploads: { file: string; content: string; permissions: string; owner: string; group: string }[];
