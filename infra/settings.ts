@@ -309,6 +309,15 @@ function nameConfigKey(problem: string): string {
 }
 
 /**
+ * Whether the engine holds config `key` as a secret (`pulumi config set --secret`): the SDK's own check, which it
+ * marks internal (it is how `Config` knows), hence looked up defensively; undefined where it cannot tell.
+ */
+function configIsSecret(key: string): boolean | undefined {
+  const check = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  return typeof check === 'function' ? check(key) : undefined;
+}
+
+/**
  * Reads the stack config (the current project's namespace), applies defaults, validates with the model.
  * Throws StackValidationError listing every problem, in terms of config keys.
  */
@@ -323,6 +332,19 @@ export function readSettings(config: pulumi.Config = new pulumi.Config(PROJECT_N
     // Pulumi.yaml declares every key with a default (a declared key without one is required): '' is
     // how "unset" is declared for the optional ones.
     if (raw === '' && settingDefault(def) === undefined) raw = undefined;
+    const heldAsSecret = raw === undefined ? undefined : configIsSecret(`${PROJECT_NAME}:${def.key}`);
+    if (def.secret && heldAsSecret === false) {
+      problems.push(
+        `${PROJECT_NAME}:${def.key}: is a secret but was set in plain text, which Pulumi.<stack>.yaml keeps unencrypted; set it again with \`pulumi config set --secret ${def.key} …\``,
+      );
+      continue;
+    }
+    if (!def.secret && heldAsSecret === true) {
+      problems.push(
+        `${PROJECT_NAME}:${def.key}: was set with --secret, but this setting is not handled as a secret (its value goes into rendered files and the state as it is)${def.key === 'alertWebhookUrl' ? '; a webhook URL that carries a token goes in alertWebhookSecretUrl' : ''}`,
+      );
+      continue;
+    }
     if (def.secret) {
       if (raw !== undefined) {
         const problem = secretValueProblem(def.key as SecretKey, raw);

@@ -107,6 +107,18 @@ describe('invalid settings', () => {
     90_000,
   );
 
+  test('a secret set in plain text (kept unencrypted in Pulumi.<stack>.yaml), or a plain setting set as a secret, stops the program', async () => {
+    const plain = await failure({ redisAdminPassword: 'Operator-chosen-admin-pw-1' });
+    expect(plain.message).toMatch(/evergreen-stores:redisAdminPassword: is a secret but was set in plain text.*pulumi config set --secret redisAdminPassword/);
+    expect(plain.message).not.toContain('Operator-chosen-admin-pw-1');
+    expect(plain.resources).toEqual([]);
+    const tokenUrl = 'https://hooks.example.com/T0KEN';
+    const misplaced = await failure({ alertWebhookUrl: tokenUrl }, ['alertWebhookUrl']);
+    expect(misplaced.message).toMatch(/evergreen-stores:alertWebhookUrl: was set with --secret.*alertWebhookSecretUrl/);
+    expect(misplaced.message).not.toContain('T0KEN');
+    expect(misplaced.resources).toEqual([]);
+  }, 90_000);
+
   test('names a bad secret without repeating its value', async () => {
     const error = await failure({ redisApiPassword: 'sh0rt' }, ['redisApiPassword']);
     expect(error.message).toMatch(/evergreen-stores:redisApiPassword: must be 12–256 characters/);
