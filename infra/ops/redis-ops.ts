@@ -516,9 +516,17 @@ async function startStopped(list: readonly StackContainer[]): Promise<string[]> 
 export async function restoreRedis(docker: Docker, options: RestoreOptions): Promise<RestoreResult> {
   const log = options.log ?? (() => undefined);
   const timeoutMs = options.timeoutMs ?? 120_000;
+  const aborted = () => {
+    if (options.signal?.aborted) throw new RedisOpsError('interrupted');
+  };
+  // interrupted while it looked and checked: nothing was stopped, nothing needs starting again
+  const abortedBeforeStopping = () => {
+    if (options.signal?.aborted) throw new RedisOpsError('interrupted before anything was stopped: nothing was changed');
+  };
   const location = await findMaster(docker, options.stack);
   const { master } = location;
   await checkSnapshot(master.target, options.rdbFile);
+  abortedBeforeStopping();
   const dir = await configGet(master, 'dir');
   const dbfilename = await configGet(master, 'dbfilename');
   const appenddirname = await configGet(master, 'appenddirname');
@@ -528,18 +536,18 @@ export async function restoreRedis(docker: Docker, options: RestoreOptions): Pro
   const apis = (await stackContainers(docker, options.stack, 'api')).filter((a) => a.running);
   log(`master is ${master.target.name} (${location.address}:${location.port}); restoring ${options.rdbFile}`);
 
+  abortedBeforeStopping();
   const started = Date.now();
   const waits = { timeoutMs, intervalMs: 250, signal: options.signal };
-  const aborted = () => {
-    if (options.signal?.aborted) throw new RedisOpsError('interrupted');
-  };
   // How far it got: what a failure leaves in the master's data directory depends on it.
   let stage: 'stopping' | 'written' = 'stopping';
   log(`stopping ${apis.length} API container(s): the store answers 503 until the restore ends`);
   try {
     for (const c of apis) await stopContainer(c);
+    aborted();
     // Replicas first: the Sentinels, still running, then have nobody to promote while the master is down.
     for (const c of replicas) await stopContainer(c);
+    aborted();
     await stopContainer(master.target);
     aborted();
     await writeSnapshot(master.target, options.rdbFile, { dir, dbfilename, appenddirname, appendfilename }, log);

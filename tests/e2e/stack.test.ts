@@ -456,6 +456,14 @@ describeE2E('the stack on a real Docker engine, deployed from the recorded Pulum
           writeFileSync(file, content);
           await expect(restoreRedis(stack.docker, { stack: E2E_STACK_NAME, rdbFile: file, log })).rejects.toThrow(/nothing was changed/);
         }
+        // Interrupted (Ctrl-C) before it stopped anything: it stops nothing.
+        await expect(restoreRedis(stack.docker, { stack: E2E_STACK_NAME, rdbFile: backup.rdbFile, log, signal: AbortSignal.abort() })).rejects.toThrow(
+          /^interrupted before anything was stopped: nothing was changed$/,
+        );
+        for (const service of ['api', 'redis']) {
+          const containers = await stackContainers(stack.docker, E2E_STACK_NAME, service);
+          expect(containers.filter((c) => !c.running).map((c) => c.name)).toEqual([]);
+        }
         expect((await stack.api('GET', `/v1/products/${product.id}`)).status).toBe(200);
 
         // Empty the stack: every key gone on the master, and so on the replicas.
