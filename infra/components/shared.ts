@@ -25,7 +25,9 @@ export function dataVolume(name: string, spec: StackSpec, instance: ServiceInsta
         { label: LABELS.instance, value: instance.name },
       ],
     },
-    // Its name is fixed: a replacement (which loses the data anyway) must delete the old one first.
-    { parent, deleteBeforeReplace: true },
+    // Its name is fixed: a replacement must let go of the old one first. retainOnDelete: neither a replacement nor
+    // `pulumi destroy` deletes the data — a change of the stack's `name` would otherwise have emptied every store
+    // in one `up`. A volume re-created under the same name is the one Docker kept, data included.
+    { parent, deleteBeforeReplace: true, retainOnDelete: true },
   );
 }

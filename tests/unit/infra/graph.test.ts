@@ -242,6 +242,12 @@ describe('the default stack', () => {
     }
   });
 
+  test('never deletes a data volume: not on a replacement (a renamed stack), not on destroy', () => {
+    const volumes = resourcesOfType(program, VOLUME_TYPE);
+    expect(volumes.length).toBeGreaterThan(0);
+    for (const v of volumes) expect({ volume: v.name, retainOnDelete: v.options.retainOnDelete }).toEqual({ volume: v.name, retainOnDelete: true });
+  });
+
   test('keeps Redis, Sentinel, Prometheus, Alertmanager and Grafana data on named volumes', () => {
     const volumes = resourcesOfType(program, VOLUME_TYPE).map((v) => v.inputs.name as string);
     expect(volumes.sort()).toEqual(
