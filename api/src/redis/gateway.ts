@@ -231,6 +231,9 @@ export class ConnectionLoss {
   }
 }
 
+/** Redis error replies that say this service is wrong, not that Redis is unavailable: a script's run-time error, WRONGTYPE. */
+const BUG_REPLY = /^(ERR user_script:|ERR Error running script|WRONGTYPE )/;
+
 /**
  * How long a read waits for the replica's side of the fence before it reads from the master instead: a paused or
  * overloaded replica must not hold reads for the whole command timeout.
@@ -551,8 +554,12 @@ export class RedisGateway {
   unavailable(what: string, err: unknown): Error {
     if (err instanceof ProblemError) return err;
     const kind = redisErrorKind(err);
-    // Redis replies errors as "CODE message"; anything else classified 'other' is a bug → 500
-    if (kind === 'other' && !(err instanceof Error && /^[A-Z]{3,}[A-Z_]* /.test(err.message))) return err as Error;
+    // Redis replies errors as "CODE message"; anything else classified 'other' is a bug → 500. So are a script that
+    // fails as it runs and a key of another type than the command's: no retry would fare better, "retry shortly"
+    // would send clients back for the same failure.
+    if (kind === 'other' && !(err instanceof Error && /^[A-Z]{3,}[A-Z_]* /.test(err.message) && !BUG_REPLY.test(err.message))) {
+      return err as Error;
+    }
     this.metrics.redisErrors.labels(kind).inc();
     this.logger.warn({ what, kind, err: err instanceof Error ? err.message : String(err) }, 'redis unavailable');
     return new ServiceUnavailableError(`${what}: the data store is unavailable (${kind}); retry shortly.`);

@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import Redis from 'ioredis';
 import pino from 'pino';
-import { ServiceUnavailableError } from '../../../api/src/errors';
+import { ProblemError, ServiceUnavailableError } from '../../../api/src/errors';
 import { ApiMetrics } from '../../../api/src/ops/metrics';
 import { ProductStore } from '../../../api/src/products/store';
 import type { Purchase } from '../../../api/src/purchases/schema';
@@ -300,6 +300,24 @@ describe('RedisGateway', () => {
       } finally {
         replicaProcess.signal('SIGCONT');
       }
+    });
+
+    it("a script's run-time error or a key of the wrong type is a bug (500), not a 503 that asks the client to retry", async () => {
+      const session = gatewayOver(client, 1).writer();
+      const key = `wrongtype:${Date.now()}`;
+      await admin.set(key, 'a string');
+      for (const failing of [
+        session.run('broken script', (m) => m.eval('return tonumber(ARGV[1]) + 1', 0, 'not a number')),
+        session.run('wrong type', (m) => m.hgetall(key)),
+      ]) {
+        const error = await failing.catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(Error);
+        expect(error).not.toBeInstanceOf(ProblemError);
+        expect((error as Error).message).toMatch(/^(ERR user_script:1: .*arithmetic|WRONGTYPE )/);
+      }
+      // an error of availability stays a 503
+      const unavailable = await session.run('no replicas', () => Promise.reject(new Error('NOREPLICAS Not enough good replicas to write.'))).catch((e: unknown) => e);
+      expect(unavailable).toBeInstanceOf(ServiceUnavailableError);
     });
 
     it('a write script on a node that is no master is refused as a whole, also where it would write nothing (a 404)', async () => {
