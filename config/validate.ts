@@ -261,10 +261,11 @@ export function redisBytes(size: string): number {
 }
 
 /**
- * Room Redis needs beyond `maxmemory` (a snapshot's fork, replication and client buffers): a memory limit below
- * this many times maxmemory lets the kernel kill Redis before Redis refuses writes (noeviction → 503).
+ * Room Redis needs beyond `maxmemory`: a snapshot's or a full resync's fork may copy every page the writes touch
+ * meanwhile (up to the data set again), besides replication and client buffers. A memory limit below this many
+ * times maxmemory lets the kernel kill Redis before Redis refuses writes (noeviction → 503).
  */
-export const REDIS_MEMORY_HEADROOM = 1.5;
+export const REDIS_MEMORY_HEADROOM = 2;
 
 /** Milliseconds of an nginx time already shape-checked ('500ms', '2s', '1m', '1h'; a bare number is seconds). */
 export function nginxTimeMs(value: string): number {

@@ -114,7 +114,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
   { key: 'logMaxFiles', type: 'integer', default: 3, description: 'Docker json-file log rotation: files kept per container.' },
   { key: 'memoryGatewayMb', type: 'integer', default: 128, description: 'Memory limit of the nginx container (MiB).' },
   { key: 'memoryApiMb', type: 'integer', default: 256, description: 'Memory limit of each API container (MiB).' },
-  { key: 'memoryRedisMb', type: 'integer', default: 512, description: 'Memory limit of each Redis container (MiB); must exceed redisMaxmemory.' },
+  { key: 'memoryRedisMb', type: 'integer', default: 512, description: 'Memory limit of each Redis container (MiB); at least 2 × redisMaxmemory (a snapshot\'s fork may copy the data set).' },
   { key: 'memorySentinelMb', type: 'integer', default: 64, description: 'Memory limit of each Sentinel container (MiB).' },
   { key: 'memoryExporterMb', type: 'integer', default: 64, description: 'Memory limit of each exporter container (MiB).' },
   { key: 'memoryPrometheusMb', type: 'integer', default: 1024, description: 'Memory limit of the Prometheus container (MiB).' },

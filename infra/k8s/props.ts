@@ -64,8 +64,10 @@ export interface ManifestProps {
   };
   /**
    * Number of gateway (nginx) pods. With more than one, a PodDisruptionBudget keeps one serving through
-   * node drains; Prometheus scrapes each pod's nginx exporter (headless Service `gateway-pods`).
-   * @default 1 (as in the model's topology)
+   * node drains; Prometheus scrapes each pod's nginx exporter (headless Service `gateway-pods`). With one, a
+   * rollout or a drain leaves no gateway serving for a moment (and, behind a LoadBalancer with the `Local`
+   * traffic policy, until the load balancer's health check finds the new pod's node).
+   * @default 2 (the Docker deployment runs one nginx)
    */
   readonly gatewayReplicas: number;
   /** Type of the gateway's Service. @default 'LoadBalancer' */
@@ -73,7 +75,7 @@ export interface ManifestProps {
   /**
    * `externalTrafficPolicy` of a LoadBalancer or NodePort gateway Service. `Local`: traffic goes only to gateway pods
    * on the node it arrived at, and nginx sees each client's address — what its per-client rate limit keys on; a
-   * load balancer health-checks the nodes and sends only to those with a gateway pod (give it `gatewayReplicas` ≥ 2:
+   * load balancer health-checks the nodes and sends only to those with a gateway pod (keep `gatewayReplicas` ≥ 2:
    * with one, a rescheduled pod is unreachable until the check sees its new node). `Cluster`: any node forwards to
    * any pod, one hop more, and the client's address is replaced by a node's, so every client behind a node shares
    * one rate-limit budget. Ignored for ClusterIP (behind an Ingress, set the stack's `gateway.trustedProxies`).
@@ -104,7 +106,7 @@ export interface ManifestProps {
     readonly grafana: string;
   };
   /**
-   * Requests and limits of every container. The `redis` memory limit must be at least 1.5 × the stack's
+   * Requests and limits of every container. The `redis` memory limit must be at least 2 × the stack's
    * `redis.maxmemory` (room for a snapshot's fork and the buffers), or synthesis stops: below it the kernel
    * would kill Redis before Redis refuses writes. @default see DEFAULT_MANIFEST_PROPS (redis: 768Mi, for 256mb)
    */
@@ -143,7 +145,7 @@ const small = (cpuRequest: string, cpuLimit: string, memoryRequest: string, memo
 export const DEFAULT_MANIFEST_PROPS: ManifestProps = {
   imagePullPolicy: 'IfNotPresent',
   apiAutoscaling: { maxReplicas: 10, cpuUtilization: 70 },
-  gatewayReplicas: 1,
+  gatewayReplicas: 2,
   gatewayServiceType: 'LoadBalancer',
   gatewayClientNamespaceLabels: {},
   storage: { redis: '1Gi', prometheus: '10Gi', alertmanager: '1Gi', grafana: '1Gi' },
@@ -151,8 +153,10 @@ export const DEFAULT_MANIFEST_PROPS: ManifestProps = {
     gateway: small('50m', '500m', '32Mi', '128Mi'),
     nginxExporter: small('10m', '100m', '16Mi', '64Mi'),
     api: small('100m', '1000m', '128Mi', '384Mi'),
-    // maxmemory (256mb by default) plus replication buffers and the fork of a snapshot.
-    redis: small('100m', '1000m', '384Mi', '768Mi'),
+    // maxmemory (256mb by default) plus replication buffers and the fork of a snapshot. Memory request = limit
+    // (Guaranteed for memory): a node short of memory evicts pods using more than they requested first, and a
+    // Redis forking for a snapshot is one.
+    redis: small('100m', '1000m', '768Mi', '768Mi'),
     redisExporter: small('10m', '100m', '16Mi', '64Mi'),
     sentinel: small('20m', '200m', '32Mi', '64Mi'),
     sentinelExporter: small('10m', '100m', '16Mi', '64Mi'),

@@ -73,7 +73,7 @@ describe('invalid settings', () => {
     [{ apiInstances: 'two' }, /evergreen-stores:apiInstances: must be an integer \(got "two"\)/],
     [{ publishGrafana: 'yes' }, /evergreen-stores:publishGrafana: must be true or false/],
     [{ sentinelDownAfterMs: '200' }, /evergreen-stores:sentinelDownAfterMs .*at least 1000 ms/],
-    [{ memoryRedisMb: '300' }, /evergreen-stores:memoryRedisMb: must be at least 1.5 × redisMaxmemory/],
+    [{ memoryRedisMb: '300' }, /evergreen-stores:memoryRedisMb: must be at least 2 × redisMaxmemory/],
     [{ redisSavePoints: '3600-1' }, /evergreen-stores:redisSavePoints: '3600-1' is not a 'seconds:changes' pair/],
     [{ networkAddresses: '["api-0=10.9.9.9"]' }, /api-0/],
     [{ logMaxSize: 'big' }, /evergreen-stores:logMaxSize/],
