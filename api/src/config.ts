@@ -48,6 +48,14 @@ export interface ApiConfig {
   readonly writeConnections: number;
   /** On SIGTERM, how long in-flight requests may take before their connections are cut. Env API_SHUTDOWN_TIMEOUT_MS. @default 10000 */
   readonly shutdownTimeoutMs: number;
+  /**
+   * On SIGTERM, how long the instance goes on accepting and serving (with /readyz already 503) before it stops
+   * accepting and drains: the time the traffic's routers take to stop sending it new connections. Behind nginx with
+   * every instance listed (Docker) a refused connection is retried on another instance, so none is needed; behind a
+   * Kubernetes Service, whose endpoints are updated a second or two after the pod is told to stop, it avoids
+   * refusing the connections that arrive meanwhile. Env API_SHUTDOWN_DELAY_MS. @default 0
+   */
+  readonly shutdownDelayMs: number;
 }
 
 const listOf = (s: string): string[] =>
@@ -131,6 +139,7 @@ const envSchema = z.object({
     .transform((v) => v === 'true'),
   REDIS_WRITE_CONNECTIONS: intVar(4, 1, 32),
   API_SHUTDOWN_TIMEOUT_MS: intVar(10000, 0, 600000),
+  API_SHUTDOWN_DELAY_MS: intVar(0, 0, 600000),
 });
 
 /** A bad environment: `message` is one line naming every bad variable. */
@@ -175,5 +184,6 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     readFromReplicas: e.REDIS_READ_FROM_REPLICAS,
     writeConnections: e.REDIS_WRITE_CONNECTIONS,
     shutdownTimeoutMs: e.API_SHUTDOWN_TIMEOUT_MS,
+    shutdownDelayMs: e.API_SHUTDOWN_DELAY_MS,
   };
 }

@@ -56,7 +56,15 @@ function main(): void {
 
   const shutdown = (signal: string) => {
     if (draining) return;
-    draining = true;
+    draining = true; // /readyz answers 503 from now on
+    if (config.shutdownDelayMs > 0) {
+      logger.info({ signal, delayMs: config.shutdownDelayMs }, 'stopping: still serving while the routers take this instance out');
+      setTimeout(() => drain(signal), config.shutdownDelayMs);
+    } else {
+      drain(signal);
+    }
+  };
+  const drain = (signal: string) => {
     logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'draining: no new connections, finishing in-flight requests');
     const force = setTimeout(() => {
       logger.warn('drain timeout: closing remaining connections');

@@ -22,6 +22,9 @@ import {
 } from '../pods';
 import type { ManifestProps } from '../props';
 
+/** How long a stopping API pod goes on serving (API_SHUTDOWN_DELAY_MS) while the Service's endpoints catch up. */
+export const API_SHUTDOWN_DELAY_MS = 5_000;
+
 export interface ApiChartProps {
   readonly spec: StackSpec;
   readonly manifest: ManifestProps;
@@ -60,6 +63,7 @@ export class ApiChart extends Chart {
       // No `replicas`: the autoscaler owns the count (from api.instances up).
       securityContext: restrictedPod(runAs),
       automountServiceAccountToken: false,
+      // the delay above, the drain (API_SHUTDOWN_TIMEOUT_MS, 10 s) and the Redis clients' QUIT
       terminationGracePeriod: Duration.seconds(30),
       volumes: [tmp],
       containers: [
@@ -73,6 +77,9 @@ export class ApiChart extends Chart {
           ports: [{ name: 'http', number: port }],
           envVariables: {
             ...Object.fromEntries(Object.entries(spec.api.environment).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+            // Endpoints drop a stopping pod a second or two after it is told to stop: it serves on meanwhile, or
+            // the connections kube-proxy still sends it would be refused — nginx has no other server to retry.
+            API_SHUTDOWN_DELAY_MS: kplus.EnvValue.fromValue(String(API_SHUTDOWN_DELAY_MS)),
             REDIS_PASSWORD: fromSecret(this, secrets.redisPasswords, spec.api.redisUser),
             API_TOKENS: fromSecret(this, secrets.apiTokens, 'tokens'),
           },

@@ -25,6 +25,9 @@ export interface GatewayChartProps {
   readonly manifest: ManifestProps;
 }
 
+/** How long a stopping gateway pod goes on serving before nginx is stopped (its preStop hook). */
+const GATEWAY_STOP_DELAY_SECONDS = 5;
+
 /** Where the gateway pod mounts the rendered nginx.conf. */
 const NGINX_CONFIG_DIR = '/etc/nginx/evergreen';
 
@@ -88,6 +91,9 @@ export class GatewayChart extends Chart {
             { path: spec.gateway.runDir, volume: run },
             ...temp.map((volume) => ({ path: spec.gateway.tempDir, volume })),
           ],
+          // Endpoints (and a load balancer) drop a stopping pod a few seconds after it is told to stop: nginx serves on
+          // meanwhile, then takes the image's stop signal (SIGQUIT: a graceful stop) within terminationGracePeriod.
+          lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(GATEWAY_STOP_DELAY_SECONDS)]) },
           // nginx itself, not the API behind it (an API outage must not take the gateway out of service:
           // it answers 503 problem+json then).
           readiness: kplus.Probe.fromTcpSocket({ port, ...probeTiming(5) }),

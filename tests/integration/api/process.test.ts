@@ -1,8 +1,8 @@
-/** The API process itself: start-up refusal on a bad environment or a taken port (no Redis needed for that). */
+/** The API process itself: start-up refusal on a bad environment or a taken port, and its stop (no Redis needed for that). */
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { startProcess } from '../../support/processes';
+import { freePort, startProcess } from '../../support/processes';
 import { repositoryRoot } from '../../support/loopback';
 
 jest.setTimeout(60_000);
@@ -56,6 +56,38 @@ describe('start-up on a port already taken', () => {
       expect(lines.map((l) => l.msg)).not.toContain('listening');
     } finally {
       await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+});
+
+describe('stopping with API_SHUTDOWN_DELAY_MS (a Kubernetes Service takes a moment to drop a stopping pod)', () => {
+  it('on SIGTERM it goes on accepting and serving for the delay, /readyz already 503, then drains and exits 0', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const api = await startProcess({
+      name: 'api-shutdown-delay',
+      command: process.execPath,
+      args: [join(repositoryRoot(), 'build/api/src/main.js')],
+      cwd: repositoryRoot(),
+      inheritEnv: false,
+      // no Redis needed: /healthz answers while the process runs
+      env: { REDIS_SENTINELS: '127.0.0.1:1', API_TOKENS: 'token', HOST: '127.0.0.1', PORT: String(port), API_SHUTDOWN_DELAY_MS: '3000' },
+      ready: async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200,
+    });
+    try {
+      api.signal('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      // a new connection (no keep-alive) is still accepted and served
+      const health = await fetch(`${url}/healthz`, { headers: { connection: 'close' } });
+      expect(health.status).toBe(200);
+      expect((await fetch(`${url}/readyz`, { headers: { connection: 'close' } })).status).toBe(503);
+      expect(await api.exited).toBe(0);
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+      const messages = api.logTail(50).split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+      expect(messages.indexOf('stopping: still serving while the routers take this instance out')).toBeLessThan(messages.indexOf('draining: no new connections, finishing in-flight requests'));
+      expect(messages.at(-1)).toBe('stopped');
+    } finally {
+      await api.stop();
     }
   });
 });

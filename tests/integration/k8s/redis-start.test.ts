@@ -311,7 +311,7 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
   it('the API, started with the Deployment\'s env and the Secrets, finds the master through the Sentinels and writes', async () => {
     const port = await freePort();
     const env = { ...podEnv('api', 'api-0', secrets), REDIS_SENTINELS: addresses(sentinelPorts), PORT: String(port), HOST: '127.0.0.1' };
-    expect(Object.keys(env).sort()).toEqual(['API_TOKENS', 'HOST', 'LOG_LEVEL', 'PORT', 'REDIS_MASTER_NAME', 'REDIS_PASSWORD', 'REDIS_SENTINELS', 'REDIS_USERNAME']);
+    expect(Object.keys(env).sort()).toEqual(['API_SHUTDOWN_DELAY_MS', 'API_TOKENS', 'HOST', 'LOG_LEVEL', 'PORT', 'REDIS_MASTER_NAME', 'REDIS_PASSWORD', 'REDIS_SENTINELS', 'REDIS_USERNAME']);
     const api = await startProcess({
       name: 'api-0',
       command: process.execPath,

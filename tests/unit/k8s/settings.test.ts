@@ -48,6 +48,18 @@ describe('settings → manifests', () => {
     expect(() => parseManifestProps({ gatewayExternalTrafficPolicy: 'local' })).toThrow(/gatewayExternalTrafficPolicy/);
   });
 
+  it('a stopping API or gateway pod serves on while the endpoints drop it, and its grace period covers that and the drain', () => {
+    const api = workload(base.objects, 'api').pod;
+    const apiDelayMs = Number(env(api.containers[0]!, 'API_SHUTDOWN_DELAY_MS'));
+    expect(apiDelayMs).toBeGreaterThanOrEqual(3000);
+    // the delay, then the API's drain (API_SHUTDOWN_TIMEOUT_MS, 10 s by default)
+    expect(api.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(apiDelayMs + 10_000);
+    const gateway = workload(base.objects, 'gateway').pod;
+    const preStop = gateway.containers.find((c) => c.name === 'nginx')?.lifecycle?.preStop?.exec?.command;
+    expect(preStop?.[0]).toBe('sleep');
+    expect(gateway.terminationGracePeriodSeconds).toBeGreaterThan(Number(preStop?.[1]) + 5);
+  });
+
   it("the gateway Service (perhaps a LoadBalancer) carries nginx's port only; the exporters' port is on the headless gateway-pods", () => {
     const ports = (name: string) => (find(base.objects, 'Service', name).spec as { ports: { port: number }[] }).ports.map((p) => p.port);
     expect(ports('gateway')).toEqual([base.spec.gateway.instance.port]);

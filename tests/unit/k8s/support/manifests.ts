@@ -43,12 +43,14 @@ export interface Container {
   readonly readinessProbe?: Json;
   readonly livenessProbe?: Json;
   readonly startupProbe?: Json;
+  readonly lifecycle?: { preStop?: { exec?: { command: string[] } } };
 }
 export interface PodSpec {
   readonly containers: Container[];
   readonly initContainers?: Container[];
   readonly volumes?: (Json & { name: string })[];
   readonly securityContext?: Json;
+  readonly terminationGracePeriodSeconds?: number;
 }
 export interface Workload {
   readonly object: ManifestObject;
