@@ -26,6 +26,9 @@ import {
 import type { ManifestProps } from '../props';
 import { placeholder, placeholderSecrets, redisPasswordEnv } from '../secrets';
 
+/** Bound of a Redis pod's preStop handoff of the master role (redis-start.sh handoff). */
+export const REDIS_HANDOFF_SECONDS = 20;
+
 export interface RedisChartProps {
   readonly spec: StackSpec;
   readonly manifest: ManifestProps;
@@ -193,7 +196,8 @@ export class RedisChart extends Chart {
       podManagementPolicy: kplus.PodManagementPolicy.PARALLEL,
       securityContext: restrictedPod(runAs),
       automountServiceAccountToken: false,
-      terminationGracePeriod: Duration.seconds(30),
+      // the handoff (REDIS_HANDOFF_SECONDS) and then Redis' own shutdown (its snapshot, the AOF's fsync)
+      terminationGracePeriod: Duration.seconds(REDIS_HANDOFF_SECONDS + 40),
       volumes: [templates, redisRun],
       containers: [
         {
@@ -209,7 +213,15 @@ export class RedisChart extends Chart {
             REDIS_CONFIG_FILE: kplus.EnvValue.fromValue(`${REDIS_RUN_DIR}/redis.conf`),
             REDIS_ANNOUNCE_HOST: kplus.EnvValue.fromValue(podHost(spec, 'redis')),
             REDIS_PORT: kplus.EnvValue.fromValue(String(spec.redis.port)),
+            // the preStop handoff pauses writes and asks a Sentinel for a failover: admin's rights
+            REDIS_ADMIN_USER: kplus.EnvValue.fromValue('admin'),
+            REDIS_ADMIN_PASSWORD: fromSecret(this, secrets.redisPasswords, 'admin'),
+            REDIS_HANDOFF_SECONDS: kplus.EnvValue.fromValue(String(REDIS_HANDOFF_SECONDS)),
           },
+          // A rollout or a drain stops the pods in its own order, whatever their role: the master first hands its
+          // role to a replica (redis-start.sh handoff), so writes pause for the failover instead of failing until
+          // the Sentinels notice it is gone.
+          lifecycle: { preStop: kplus.Handler.fromCommand(['/bin/sh', `${TEMPLATE_DIR}/redis-start.sh`, 'handoff']) },
           resources: containerResources(manifest.resources.redis),
           securityContext: restrictedContainer(runAs),
           volumeMounts: [

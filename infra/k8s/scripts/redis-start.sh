@@ -5,6 +5,8 @@
 #
 #   redis-start.sh redis    [extra redis-server args]   start a Redis node
 #   redis-start.sh sentinel [extra redis-server args]   start a Sentinel
+#   redis-start.sh handoff                              before a Redis node stops (the pod's preStop hook): if
+#                                                       it is the master, hand the role to a replica first
 #
 # Both modes first copy the rendered config template to a writable file, replacing every __SECRET_NAME__
 # placeholder with the value of the environment variable NAME (filled from a Kubernetes Secret), so that no
@@ -49,6 +51,16 @@
 #                                wait); the last round may overrun it by a question's timeout per Sentinel
 #                                that does not reply. Every start with every Sentinel down (first start,
 #                                Sentinels stopped) is this much slower. @default 30
+# handoff mode (REDIS_ANNOUNCE_HOST and REDIS_PORT as in redis mode):
+#   REDIS_ADMIN_USER, REDIS_ADMIN_PASSWORD  the ACL user that may pause writes and ask a Sentinel to fail over
+#   REDIS_HANDOFF_SECONDS        bound of the whole handoff; within the pod's terminationGracePeriod @default 20
+#   Why: a rollout (or a drain) stops the pods in its own order, whatever their role. Stopped while master, a node
+#   would be failed over only once the Sentinels see it gone (down-after-milliseconds), writes failing meanwhile.
+#   Instead: writes are paused on it (CLIENT PAUSE WRITE: none is acknowledged that a replica lacks), it waits for
+#   its replicas to hold all it has, asks a Sentinel for a failover (SENTINEL FAILOVER), and once that Sentinel names
+#   the promoted replica, makes itself its replica (REPLICAOF) and lets the paused writes go (they are refused now,
+#   READONLY: the API answers 503, retried by the client); only then does the pod stop. A node that is no master, or has no replica, or
+#   whose Sentinels refuse, just stops (the ordinary failover then follows).
 # sentinel mode:
 #   SENTINEL_CONFIG_TEMPLATE     template (read-only)
 #   SENTINEL_CONFIG_FILE         the file written and run; Sentinel rewrites it at run time (current
@@ -89,6 +101,13 @@ ask() {
   h=$1; p=$2; shift 2
   REDISCLI_AUTH="$REDIS_QUERY_PASSWORD" timeout "$QUERY_TIMEOUT" \
     "$CLI" --no-auth-warning --raw --user "$REDIS_QUERY_USER" -h "$h" -p "$p" "$@" 2>/dev/null
+}
+
+# admin HOST PORT ARGS...: like ask, as the admin user (handoff mode).
+admin() {
+  h=$1; p=$2; shift 2
+  REDISCLI_AUTH="$REDIS_ADMIN_PASSWORD" timeout "$QUERY_TIMEOUT" \
+    "$CLI" --no-auth-warning --raw --user "$REDIS_ADMIN_USER" -h "$h" -p "$p" "$@" 2>/dev/null
 }
 
 is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
@@ -280,7 +299,68 @@ sentinel)
   mv "$SENTINEL_CONFIG_FILE.tmp" "$SENTINEL_CONFIG_FILE"
   exec "$SERVER" "$SENTINEL_CONFIG_FILE" --sentinel "$@"
   ;;
+handoff)
+  need REDIS_ANNOUNCE_HOST
+  need REDIS_PORT
+  need REDIS_ADMIN_USER
+  need REDIS_ADMIN_PASSWORD
+  HANDOFF_SECONDS=${REDIS_HANDOFF_SECONDS:-20}
+  is_uint "$HANDOFF_SECONDS" || fail "REDIS_HANDOFF_SECONDS must be a whole number of seconds, not '$HANDOFF_SECONDS'"
+  deadline=$(($(date +%s) + HANDOFF_SECONDS))
+  replication() { admin "$REDIS_ANNOUNCE_HOST" "$REDIS_PORT" INFO replication | tr -d '\r'; }
+  info=$(replication) || info=""
+  role=$(echo "$info" | sed -n 's/^role://p')
+  if [ "$role" != "master" ]; then
+    log "handoff: this node is ${role:-not answering}, not the master: nothing to hand over"
+    exit 0
+  fi
+  if [ "$(echo "$info" | sed -n 's/^connected_slaves://p')" = "0" ]; then
+    log "handoff: the master has no replica to hand over to: stopping as it is (the Sentinels fail over when it is gone)"
+    exit 0
+  fi
+  # Writes wait from now on (the pause ends by itself at the deadline, or below); reads go on.
+  admin "$REDIS_ANNOUNCE_HOST" "$REDIS_PORT" CLIENT PAUSE "$((HANDOFF_SECONDS * 1000))" WRITE > /dev/null ||
+    log "handoff: could not pause writes; going on"
+  unpause() { admin "$REDIS_ANNOUNCE_HOST" "$REDIS_PORT" CLIENT UNPAUSE > /dev/null || true; }
+  # Until every connected replica holds all the master has (offsets equal): the one promoted then lacks nothing.
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    info=$(replication) || info=""
+    offset=$(echo "$info" | sed -n 's/^master_repl_offset://p')
+    behind=$(echo "$info" | awk -F'[,=]' -v o="$offset" '/^slave[0-9]+:/ { for (i = 1; i < NF; i++) if ($i == "offset" && $(i + 1) + 0 < o + 0) n++ } END { print n + 0 }')
+    [ "$behind" = "0" ] && break
+    sleep 0.1 2>/dev/null || sleep 1
+  done
+  asked=""
+  for addr in $(echo "$SENTINEL_ADDRESSES" | tr ',' ' '); do
+    reply=$(admin "${addr%:*}" "${addr##*:}" SENTINEL FAILOVER "$REDIS_MASTER_NAME") || reply=""
+    if [ "$reply" = "OK" ]; then asked=$addr; break; fi
+    log "handoff: sentinel $addr refused the failover: ${reply:-no answer}"
+  done
+  if [ -z "$asked" ]; then
+    unpause
+    log "handoff: no sentinel took the failover: stopping as the master (the Sentinels fail over when it is gone)"
+    exit 0
+  fi
+  log "handoff: sentinel $asked fails over $REDIS_MASTER_NAME"
+  # Once it names the promoted replica, this node follows it at once (what the Sentinels would tell it to do, but
+  # their commands to it wait behind their own paused hello messages until the pause ends).
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    named=$(admin "${asked%:*}" "${asked##*:}" SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" | tr '\n' ' ') || named=""
+    set -- $named
+    if [ $# -eq 2 ] && [ "$1:$2" != "$REDIS_ANNOUNCE_HOST:$REDIS_PORT" ] && is_uint "$2"; then
+      if [ "$(admin "$REDIS_ANNOUNCE_HOST" "$REDIS_PORT" REPLICAOF "$1" "$2")" = "OK" ]; then
+        unpause
+        log "handoff: done, this node is a replica of $1:$2 now"
+        exit 0
+      fi
+    fi
+    sleep 0.2 2>/dev/null || sleep 1
+  done
+  unpause
+  log "handoff: no new master named within ${HANDOFF_SECONDS} s: stopping as the master"
+  exit 0
+  ;;
 *)
-  fail "usage: redis-start.sh redis|sentinel [extra server args]"
+  fail "usage: redis-start.sh redis|sentinel|handoff [extra server args]"
   ;;
 esac

@@ -8,16 +8,18 @@
  * replica, failover and restart of the former master (it must rejoin as a replica of the new master),
  * restart of a Sentinel after the failover (it must monitor the new master), restart of a node while
  * every Sentinel is down (after the node has asked the Sentinels for REDIS_SENTINEL_WAIT_SECONDS; also while the
- * master is paused and only its replica can name it), every
+ * master is paused and only its replica can name it), the master's preStop handoff of its role (no acknowledged
+ * write lost; nothing on a replica), every
  * node killed and restarted at once after a failover (together, with the master last, with the Sentinels
  * too, and with the Sentinels too while pod 0 is not the master and has missed writes: one master the
  * Sentinels name, no data lost), and a missing secret. Along the way the pods' exec probes, the exporter
  * sidecars and the API (built; `npm run build`) run with the env the manifests give them.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import { generateSecrets } from '../../../config';
 import type { ManifestObject } from '../../../infra/k8s/app';
 import { freePort, startProcess, type ManagedProcess } from '../../support/processes';
@@ -52,11 +54,11 @@ const SENTINEL_WAIT_SECONDS = 5;
 const local = (port: number): RedisEndpoint => ({ host: '127.0.0.1', port });
 const addresses = (ports: readonly number[]) => ports.map((p) => `127.0.0.1:${p}`).join(',');
 
-async function startRedis(i: number): Promise<ManagedProcess> {
+/** The env of node `i`'s container, from the manifests, pointed at loopback. */
+function redisEnv(i: number): Record<string, string> {
   const port = redisPorts[i] as number;
   const dir = join(workDir, `redis-${i}`);
-  mkdirSync(join(dir, 'data'), { recursive: true });
-  const env = {
+  return {
     ...podEnv('redis', `redis-${i}`, secrets),
     SENTINEL_ADDRESSES: addresses(sentinelPorts),
     REDIS_ADDRESSES: addresses(redisPorts),
@@ -70,6 +72,12 @@ async function startRedis(i: number): Promise<ManagedProcess> {
     REDIS_SERVER: 'redis-server',
     REDIS_CLI: 'redis-cli',
   };
+}
+
+async function startRedis(i: number): Promise<ManagedProcess> {
+  const port = redisPorts[i] as number;
+  mkdirSync(join(workDir, `redis-${i}`, 'data'), { recursive: true });
+  const env = redisEnv(i);
   const process = await startProcess({
     name: `redis-${i}`,
     command: 'sh',
@@ -410,6 +418,68 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
       for (const i of [0, 1, 2]) if (!sentinels.get(i)?.running) await startSentinel(i);
     }
     await waitFor(async () => (await sentinelsAgreeOn()) === master, { what: 'the Sentinels to agree on the master again', timeoutMs: 20_000 });
+  });
+
+  it("the master's preStop hook (from the manifest) hands its role to a replica: writes pause, none acknowledged is lost; on a replica it does nothing", async () => {
+    await everySentinelKnowsAll();
+    const master = (await sentinelsAgreeOn()) as number;
+    const redisSet = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'redis') as ManifestObject & {
+      spec: { template: { spec: { containers: { lifecycle?: { preStop?: { exec?: { command: string[] } } } }[] } } };
+    };
+    const preStop = redisSet.spec.template.spec.containers[0]?.lifecycle?.preStop?.exec?.command ?? [];
+    expect(preStop.slice(-1)).toEqual(['handoff']);
+    /** The hook as the kubelet runs it in pod `i`: the ConfigMap's script, the container's env. */
+    const runHook = (i: number) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn('sh', [scriptPath, 'handoff'], { env: { ...process.env, ...redisEnv(i) }, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stderr });
+        });
+      });
+
+    const replica = redisPorts.findIndex((p) => p !== master);
+    const onReplica = await runHook(replica);
+    expect(onReplica).toMatchObject({ code: 0, stderr: expect.stringMatching(/not the master: nothing to hand over/) });
+    expect(await sentinelsAgreeOn()).toBe(master);
+
+    // Writes on the master while its hook runs, each confirmed by WAIT 1 as the API's are.
+    const writer = new Redis({ host: '127.0.0.1', port: master, ...admin, maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 1_000, lazyConnect: true });
+    await writer.connect();
+    const acknowledged: string[] = [];
+    let handingOff = true;
+    const writes = (async () => {
+      const until = Date.now() + 60_000;
+      for (let n = 0; handingOff && n < 20_000 && Date.now() < until; n += 1) {
+        const key = `handoff:${n}`;
+        try {
+          await writer.set(key, key);
+          if (Number(await writer.wait(1, 500)) >= 1) acknowledged.push(key);
+        } catch {
+          await new Promise((r) => setTimeout(r, 50)); // paused (timeout), demoted (READONLY) or cut off
+        }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const onMaster = await runHook(redisPorts.indexOf(master));
+    handingOff = false;
+    await writes;
+    writer.disconnect();
+    expect(onMaster).toMatchObject({ code: 0, stderr: expect.stringMatching(/handoff: done, this node is a replica of 127\.0\.0\.1:\d+ now/) });
+    const newMaster = await waitFor(
+      async () => {
+        const port = await sentinelsAgreeOn();
+        return port !== undefined && port !== master ? port : undefined;
+      },
+      { what: 'the Sentinels to name the new master', timeoutMs: 20_000, intervalMs: 250 },
+    );
+    await waitFor(async () => (await roleOf(master)) === `replica-of:${newMaster}`, { what: 'the former master to replicate the new one', timeoutMs: 30_000 });
+    expect(acknowledged.length).toBeGreaterThan(0);
+    const values = (await redisCall(local(newMaster), admin, 'MGET', ...acknowledged)) as unknown[];
+    expect({ lost: acknowledged.filter((k, j) => values[j] !== k) }).toEqual({ lost: [] });
   });
 
   // Every Redis node re-created at once on its volume, as tests/e2e scenario 5a does (docker rm -f, then
