@@ -339,24 +339,23 @@ export class RedisChart extends Chart {
   }
 
   /**
-   * Anti-affinity: pods of one StatefulSet prefer different nodes (preferred, not required, so a small
-   * cluster still schedules them all; a node then holds more than one).
+   * The pods of one StatefulSet spread evenly over the nodes, as a rule (DoNotSchedule), not a preference: a
+   * preference is met at scheduling time only, and after a drain the evicted pods would stay where they landed —
+   * two Sentinels (the quorum) or the master and a replica on one node, which then takes both down. maxSkew 1 still
+   * schedules every pod on a cluster of one or two nodes (counts differ by at most one); on three or more, a pod
+   * evicted from a cordoned node waits (Pending) for it rather than doubling up elsewhere — one of three missing,
+   * as the disruption budgets allow.
    */
   private spreadOverNodes(statefulSet: kplus.StatefulSet, workload: Workload): void {
     ApiObject.of(statefulSet).addJsonPatch(
-      JsonPatch.add('/spec/template/spec/affinity', {
-        podAntiAffinity: {
-          preferredDuringSchedulingIgnoredDuringExecution: [
-            {
-              weight: 100,
-              podAffinityTerm: {
-                topologyKey: 'kubernetes.io/hostname',
-                labelSelector: { matchLabels: selectorLabels(this.stack, workload) },
-              },
-            },
-          ],
+      JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [
+        {
+          maxSkew: 1,
+          topologyKey: 'kubernetes.io/hostname',
+          whenUnsatisfiable: 'DoNotSchedule',
+          labelSelector: { matchLabels: selectorLabels(this.stack, workload) },
         },
-      }),
+      ]),
     );
   }
 }

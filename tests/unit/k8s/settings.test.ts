@@ -48,6 +48,17 @@ describe('settings → manifests', () => {
     expect(() => parseManifestProps({ gatewayExternalTrafficPolicy: 'local' })).toThrow(/gatewayExternalTrafficPolicy/);
   });
 
+  it('Redis and Sentinel pods are spread over the nodes as a rule, not a preference (a drain must not leave the quorum on one node)', () => {
+    for (const name of ['redis', 'sentinel']) {
+      const w = workload(base.objects, name);
+      const spec = (w.object.spec as { template: { spec: { topologySpreadConstraints?: unknown[] } } }).template.spec;
+      expect({ name, constraints: spec.topologySpreadConstraints }).toEqual({
+        name,
+        constraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: w.selector } }],
+      });
+    }
+  });
+
   it('a stopping API or gateway pod serves on while the endpoints drop it, and its grace period covers that and the drain', () => {
     const api = workload(base.objects, 'api').pod;
     const apiDelayMs = Number(env(api.containers[0]!, 'API_SHUTDOWN_DELAY_MS'));
