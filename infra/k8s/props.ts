@@ -113,12 +113,16 @@ export interface ManifestProps {
   readonly resources: Readonly<Record<ContainerName, ContainerResourcesProps>>;
   readonly secrets: SecretNamesProps;
   /**
-   * Labels of the cluster DNS pods and of their namespace, for the DNS egress rule of the NetworkPolicies.
-   * @default { namespace: { 'kubernetes.io/metadata.name': 'kube-system' }, pods: { 'k8s-app': 'kube-dns' } }
+   * Where the pods may ask the cluster DNS (the DNS egress rule of the NetworkPolicies): the DNS pods by their
+   * labels and their namespace's, and `ipBlocks`, address ranges a label cannot name — NodeLocal DNSCache's
+   * link-local address (169.254.20.10/32), a resolver outside the cluster. Without DNS the Redis pods cannot find
+   * the Sentinels or each other, and every start falls back as if all were down.
+   * @default { namespaceLabels: { 'kubernetes.io/metadata.name': 'kube-system' }, podLabels: { 'k8s-app': 'kube-dns' }, ipBlocks: [] }
    */
   readonly dns: {
     readonly namespaceLabels: Readonly<Record<string, string>>;
     readonly podLabels: Readonly<Record<string, string>>;
+    readonly ipBlocks: readonly string[];
   };
 }
 
@@ -172,6 +176,7 @@ export const DEFAULT_MANIFEST_PROPS: ManifestProps = {
   dns: {
     namespaceLabels: { 'kubernetes.io/metadata.name': 'kube-system' },
     podLabels: { 'k8s-app': 'kube-dns' },
+    ipBlocks: [],
   },
 };
 
@@ -241,7 +246,13 @@ const overridesSchema = z
     secrets: z
       .strictObject({ redisPasswords: dnsName, apiTokens: dnsName, grafanaAdmin: dnsName, alertmanagerConfig: dnsName })
       .partial(),
-    dns: z.strictObject({ namespaceLabels: labelMap, podLabels: labelMap }).partial(),
+    dns: z
+      .strictObject({
+        namespaceLabels: labelMap,
+        podLabels: labelMap,
+        ipBlocks: z.array(z.cidrv4({ error: "must be an IPv4 CIDR range such as '169.254.20.10/32'" })).max(16),
+      })
+      .partial(),
   })
   .partial();
 

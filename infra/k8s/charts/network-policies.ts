@@ -42,6 +42,7 @@ export class NetworkPoliciesChart extends Chart {
                 namespaceSelector: { matchLabels: { ...manifest.dns.namespaceLabels } },
                 podSelector: { matchLabels: { ...manifest.dns.podLabels } },
               },
+              ...manifest.dns.ipBlocks.map((cidr) => ({ ipBlock: { cidr } })),
             ],
             ports: [
               { protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) },

@@ -48,6 +48,17 @@ describe('settings → manifests', () => {
     expect(() => parseManifestProps({ gatewayExternalTrafficPolicy: 'local' })).toThrow(/gatewayExternalTrafficPolicy/);
   });
 
+  it('DNS reached by address too (NodeLocal DNSCache): dns.ipBlocks join the DNS egress rule; a bad range is refused', () => {
+    const egress = (objects: ReturnType<typeof synth>['objects']) =>
+      (find(objects, 'NetworkPolicy', 'allow-dns').spec as { egress: { to: unknown[] }[] }).egress[0]?.to;
+    expect(egress(base.objects)).toHaveLength(1);
+    expect(egress(synth({}, { dns: { ipBlocks: ['169.254.20.10/32'] } }).objects)).toEqual([
+      expect.objectContaining({ podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }),
+      { ipBlock: { cidr: '169.254.20.10/32' } },
+    ]);
+    expect(() => parseManifestProps({ dns: { ipBlocks: ['169.254.20.10'] } })).toThrow(/dns\.ipBlocks\.0: must be an IPv4 CIDR range/);
+  });
+
   it('Redis and Sentinel pods are spread over the nodes as a rule, not a preference (a drain must not leave the quorum on one node)', () => {
     for (const name of ['redis', 'sentinel']) {
       const w = workload(base.objects, name);
