@@ -26,8 +26,9 @@ export function dataVolume(name: string, spec: StackSpec, instance: ServiceInsta
       ],
     },
     // Its name is fixed: a replacement must let go of the old one first. retainOnDelete: neither a replacement nor
-    // `pulumi destroy` deletes the data — a change of the stack's `name` would otherwise have emptied every store
-    // in one `up`. A volume re-created under the same name is the one Docker kept, data included.
+    // `pulumi destroy` deletes the data. A volume re-created under the same name is the one Docker kept, data
+    // included; a change of the stack's `name` renames the volumes, so the stack then starts on new, empty ones —
+    // but the old ones, and their data, are still there to copy or restore from instead of gone.
     { parent, deleteBeforeReplace: true, retainOnDelete: true },
   );
 }

@@ -25,8 +25,19 @@ export interface GatewayChartProps {
   readonly manifest: ManifestProps;
 }
 
-/** How long a stopping gateway pod goes on serving before nginx is stopped (its preStop hook). */
-const GATEWAY_STOP_DELAY_SECONDS = 5;
+/**
+ * How long a stopping gateway pod goes on serving before nginx is stopped (its preStop hook): until the Service's
+ * endpoints drop it (seconds) — or, behind a load balancer with the Local traffic policy, until the load balancer's
+ * health checks of the node's health-check port find no gateway there (cloud defaults: 10–30 s).
+ */
+function gatewayStopDelaySeconds(manifest: ManifestProps): number {
+  return manifest.gatewayServiceType !== 'ClusterIP' && externalTrafficPolicy(manifest) === 'Local' ? 30 : 5;
+}
+
+/** The gateway Service's externalTrafficPolicy (not for ClusterIP): see ManifestProps.gatewayExternalTrafficPolicy. */
+function externalTrafficPolicy(manifest: ManifestProps): 'Local' | 'Cluster' {
+  return manifest.gatewayExternalTrafficPolicy ?? (manifest.gatewayServiceType === 'LoadBalancer' ? 'Local' : 'Cluster');
+}
 
 /** Where the gateway pod mounts the rendered nginx.conf. */
 const NGINX_CONFIG_DIR = '/etc/nginx/evergreen';
@@ -73,7 +84,8 @@ export class GatewayChart extends Chart {
       replicas: manifest.gatewayReplicas,
       securityContext: restrictedPod(runAs),
       automountServiceAccountToken: false,
-      terminationGracePeriod: Duration.seconds(20),
+      // the preStop delay, then nginx's graceful stop
+      terminationGracePeriod: Duration.seconds(gatewayStopDelaySeconds(manifest) + 15),
       volumes: [configVolume, run, ...temp],
       containers: [
         {
@@ -93,7 +105,7 @@ export class GatewayChart extends Chart {
           ],
           // Endpoints (and a load balancer) drop a stopping pod a few seconds after it is told to stop: nginx serves on
           // meanwhile, then takes the image's stop signal (SIGQUIT: a graceful stop) within terminationGracePeriod.
-          lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(GATEWAY_STOP_DELAY_SECONDS)]) },
+          lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(gatewayStopDelaySeconds(manifest))]) },
           // nginx itself, not the API behind it (an API outage must not take the gateway out of service:
           // it answers 503 problem+json then).
           readiness: kplus.Probe.fromTcpSocket({ port, ...probeTiming(5) }),
@@ -129,9 +141,8 @@ export class GatewayChart extends Chart {
     });
     selectPods(service, selectorLabels(stack, 'gateway'));
     if (manifest.gatewayServiceType !== 'ClusterIP') {
-      const policy = manifest.gatewayExternalTrafficPolicy ?? (manifest.gatewayServiceType === 'LoadBalancer' ? 'Local' : 'Cluster');
       // (not among cdk8s-plus' Service props)
-      ApiObject.of(service).addJsonPatch(JsonPatch.add('/spec/externalTrafficPolicy', policy));
+      ApiObject.of(service).addJsonPatch(JsonPatch.add('/spec/externalTrafficPolicy', externalTrafficPolicy(manifest)));
     }
     const podsService = new kplus.Service(this, 'pods-service', {
       // Prometheus' `nginx` job scrapes each pod's exporter through this name's DNS (config/render/prometheus.ts);

@@ -217,6 +217,8 @@ export class RedisChart extends Chart {
             REDIS_ADMIN_USER: kplus.EnvValue.fromValue('admin'),
             REDIS_ADMIN_PASSWORD: fromSecret(this, secrets.redisPasswords, 'admin'),
             REDIS_HANDOFF_SECONDS: kplus.EnvValue.fromValue(String(REDIS_HANDOFF_SECONDS)),
+            // the hook's lines into the container's log (redis-server's stderr): the kubelet keeps none of its own
+            REDIS_HANDOFF_LOG: kplus.EnvValue.fromValue('/proc/1/fd/2'),
           },
           // A rollout or a drain stops the pods in its own order, whatever their role: the master first hands its
           // role to a replica (redis-start.sh handoff), so writes pause for the failover instead of failing until
@@ -339,12 +341,13 @@ export class RedisChart extends Chart {
   }
 
   /**
-   * The pods of one StatefulSet spread evenly over the nodes, as a rule (DoNotSchedule), not a preference: a
-   * preference is met at scheduling time only, and after a drain the evicted pods would stay where they landed —
-   * two Sentinels (the quorum) or the master and a replica on one node, which then takes both down. maxSkew 1 still
-   * schedules every pod on a cluster of one or two nodes (counts differ by at most one); on three or more, a pod
-   * evicted from a cordoned node waits (Pending) for it rather than doubling up elsewhere — one of three missing,
-   * as the disruption budgets allow.
+   * The pods of one StatefulSet spread evenly over the nodes they may run on, as a rule (DoNotSchedule), not a
+   * preference, which the scheduler may waive — and two Sentinels (the quorum), or the master and a replica, on
+   * one node go down with it. maxSkew 1 still schedules all three on one or two nodes (counts differ by one at
+   * most). nodeTaintsPolicy Honor: nodes whose taints the pods do not tolerate (a control plane, a cordoned node)
+   * are no place to spread to — counted, a cluster of two workers and a tainted control plane could never place a
+   * third pod. So a pod evicted by a drain joins the emptiest other node and stays there when the drained node is
+   * back: deleting it then (`kubectl delete pod sentinel-2`) spreads it again.
    */
   private spreadOverNodes(statefulSet: kplus.StatefulSet, workload: Workload): void {
     ApiObject.of(statefulSet).addJsonPatch(
@@ -353,6 +356,7 @@ export class RedisChart extends Chart {
           maxSkew: 1,
           topologyKey: 'kubernetes.io/hostname',
           whenUnsatisfiable: 'DoNotSchedule',
+          nodeTaintsPolicy: 'Honor',
           labelSelector: { matchLabels: selectorLabels(this.stack, workload) },
         },
       ]),

@@ -53,7 +53,10 @@
 #                                Sentinels stopped) is this much slower. @default 30
 # handoff mode (REDIS_ANNOUNCE_HOST and REDIS_PORT as in redis mode):
 #   REDIS_ADMIN_USER, REDIS_ADMIN_PASSWORD  the ACL user that may pause writes and ask a Sentinel to fail over
-#   REDIS_HANDOFF_SECONDS        bound of the whole handoff; within the pod's terminationGracePeriod @default 20
+#   REDIS_HANDOFF_SECONDS        bound of the whole handoff (half of it for the replicas to catch up); within the
+#                                pod's terminationGracePeriod @default 20
+#   REDIS_HANDOFF_LOG            file its lines are appended to (Kubernetes: /proc/1/fd/2, the container's log)
+#                                @default standard error
 #   Why: a rollout (or a drain) stops the pods in its own order, whatever their role. Stopped while master, a node
 #   would be failed over only once the Sentinels see it gone (down-after-milliseconds), writes failing meanwhile.
 #   Instead: writes are paused on it (CLIENT PAUSE WRITE: none is acknowledged that a replica lacks), it waits for
@@ -304,9 +307,14 @@ handoff)
   need REDIS_PORT
   need REDIS_ADMIN_USER
   need REDIS_ADMIN_PASSWORD
+  # The kubelet keeps no output of an exec hook: where its lines go instead (Kubernetes: the container's log).
+  if [ -n "${REDIS_HANDOFF_LOG:-}" ]; then exec 2>> "$REDIS_HANDOFF_LOG"; fi
   HANDOFF_SECONDS=${REDIS_HANDOFF_SECONDS:-20}
   is_uint "$HANDOFF_SECONDS" || fail "REDIS_HANDOFF_SECONDS must be a whole number of seconds, not '$HANDOFF_SECONDS'"
-  deadline=$(($(date +%s) + HANDOFF_SECONDS))
+  now() { date +%s; }
+  deadline=$(($(now) + HANDOFF_SECONDS))
+  # Half the time for the replicas to catch up: what is left is the failover's.
+  catchup_deadline=$(($(now) + HANDOFF_SECONDS / 2))
   replication() { admin "$REDIS_ANNOUNCE_HOST" "$REDIS_PORT" INFO replication | tr -d '\r'; }
   info=$(replication) || info=""
   role=$(echo "$info" | sed -n 's/^role://p')
@@ -318,46 +326,67 @@ handoff)
     log "handoff: the master has no replica to hand over to: stopping as it is (the Sentinels fail over when it is gone)"
     exit 0
   fi
-  # Writes wait from now on (the pause ends by itself at the deadline, or below); reads go on.
-  admin "$REDIS_ANNOUNCE_HOST" "$REDIS_PORT" CLIENT PAUSE "$((HANDOFF_SECONDS * 1000))" WRITE > /dev/null ||
-    log "handoff: could not pause writes; going on"
+  # Writes wait from now on; reads go on. The pause outlasts the whole handoff and its last questions: it must not
+  # end by itself while this node may still be the master and a replica is being promoted.
+  pause_ms=$(((HANDOFF_SECONDS + 3 * QUERY_TIMEOUT + 5) * 1000))
+  if [ "$(admin "$REDIS_ANNOUNCE_HOST" "$REDIS_PORT" CLIENT PAUSE "$pause_ms" WRITE)" != "OK" ]; then
+    log "handoff: could not pause writes: stopping as the master (the Sentinels fail over when it is gone)"
+    exit 0
+  fi
   unpause() { admin "$REDIS_ANNOUNCE_HOST" "$REDIS_PORT" CLIENT UNPAUSE > /dev/null || true; }
-  # Until every connected replica holds all the master has (offsets equal): the one promoted then lacks nothing.
-  while [ "$(date +%s)" -lt "$deadline" ]; do
+  # Until every replica is online and holds all the master has (offsets equal): the one promoted lacks nothing.
+  caught_up=""
+  while [ "$(now)" -lt "$catchup_deadline" ]; do
     info=$(replication) || info=""
     offset=$(echo "$info" | sed -n 's/^master_repl_offset://p')
-    behind=$(echo "$info" | awk -F'[,=]' -v o="$offset" '/^slave[0-9]+:/ { for (i = 1; i < NF; i++) if ($i == "offset" && $(i + 1) + 0 < o + 0) n++ } END { print n + 0 }')
-    [ "$behind" = "0" ] && break
+    if is_uint "$offset"; then
+      lagging=$(echo "$info" | awk -F'[,=]' -v o="$offset" '
+        /^slave[0-9]+:/ { n++; ok = 0; for (i = 1; i < NF; i++) { if ($i == "state" && $(i + 1) == "online") ok++; if ($i == "offset" && $(i + 1) + 0 >= o + 0) ok++ } if (ok < 2) behind++ }
+        END { print (n > 0 ? behind + 0 : "none") }')
+      if [ "$lagging" = "0" ]; then caught_up=1; break; fi
+    fi
     sleep 0.1 2>/dev/null || sleep 1
   done
+  if [ -z "$caught_up" ]; then
+    unpause
+    log "handoff: the replicas did not catch up within $((HANDOFF_SECONDS / 2)) s: no failover asked, stopping as the master"
+    exit 0
+  fi
+  # A Sentinel that refuses (INPROG, NOGOODSLAVE…) or is not there started nothing; one that does not answer in time
+  # may have started a failover all the same.
   asked=""
+  unsure=""
   for addr in $(echo "$SENTINEL_ADDRESSES" | tr ',' ' '); do
-    reply=$(admin "${addr%:*}" "${addr##*:}" SENTINEL FAILOVER "$REDIS_MASTER_NAME") || reply=""
+    if reply=$(admin "${addr%:*}" "${addr##*:}" SENTINEL FAILOVER "$REDIS_MASTER_NAME"); then code=0; else code=$?; fi
     if [ "$reply" = "OK" ]; then asked=$addr; break; fi
-    log "handoff: sentinel $addr refused the failover: ${reply:-no answer}"
+    [ "$code" = "124" ] && unsure=1
+    log "handoff: sentinel $addr did not take the failover: ${reply:-no answer}"
   done
-  if [ -z "$asked" ]; then
+  if [ -z "$asked" ] && [ -z "$unsure" ]; then
     unpause
     log "handoff: no sentinel took the failover: stopping as the master (the Sentinels fail over when it is gone)"
     exit 0
   fi
-  log "handoff: sentinel $asked fails over $REDIS_MASTER_NAME"
-  # Once it names the promoted replica, this node follows it at once (what the Sentinels would tell it to do, but
-  # their commands to it wait behind their own paused hello messages until the pause ends).
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    named=$(admin "${asked%:*}" "${asked##*:}" SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" | tr '\n' ' ') || named=""
-    set -- $named
-    if [ $# -eq 2 ] && [ "$1:$2" != "$REDIS_ANNOUNCE_HOST:$REDIS_PORT" ] && is_uint "$2"; then
-      if [ "$(admin "$REDIS_ANNOUNCE_HOST" "$REDIS_PORT" REPLICAOF "$1" "$2")" = "OK" ]; then
-        unpause
-        log "handoff: done, this node is a replica of $1:$2 now"
-        exit 0
+  log "handoff: ${asked:+sentinel $asked fails over $REDIS_MASTER_NAME}${unsure:+ (a sentinel did not answer: maybe a failover)}"
+  # Once a Sentinel names the promoted replica, this node follows it at once (what the Sentinels would tell it to
+  # do, but their commands to it wait behind their own paused hello messages until the pause ends).
+  while [ "$(now)" -lt "$deadline" ]; do
+    for addr in $(echo "$SENTINEL_ADDRESSES" | tr ',' ' '); do
+      named=$(admin "${addr%:*}" "${addr##*:}" SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" | tr '\n' ' ') || named=""
+      set -- $named
+      if [ $# -eq 2 ] && [ "$1:$2" != "$REDIS_ANNOUNCE_HOST:$REDIS_PORT" ] && is_uint "$2" && is_node "$1 $2"; then
+        if [ "$(admin "$REDIS_ANNOUNCE_HOST" "$REDIS_PORT" REPLICAOF "$1" "$2")" = "OK" ]; then
+          unpause # the paused writes are refused now (READONLY)
+          log "handoff: done, this node is a replica of $1:$2 now"
+          exit 0
+        fi
       fi
-    fi
+    done
     sleep 0.2 2>/dev/null || sleep 1
   done
-  unpause
-  log "handoff: no new master named within ${HANDOFF_SECONDS} s: stopping as the master"
+  # Still the master while a failover may be under way: writes stay paused (until the node stops) rather than be
+  # acknowledged here and dropped when the replicas follow the promoted one.
+  log "handoff: no new master named within ${HANDOFF_SECONDS} s: stopping as the master, writes still paused"
   exit 0
   ;;
 *)

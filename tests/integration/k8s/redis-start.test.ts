@@ -428,16 +428,19 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
     };
     const preStop = redisSet.spec.template.spec.containers[0]?.lifecycle?.preStop?.exec?.command ?? [];
     expect(preStop.slice(-1)).toEqual(['handoff']);
-    /** The hook as the kubelet runs it in pod `i`: the ConfigMap's script, the container's env. */
+    /**
+     * The hook as the kubelet runs it in pod `i`: the ConfigMap's script, the container's env — but for its log, which
+     * goes to PID 1's stderr in the pod (redis-server's: the container log) and here to a file of the test's.
+     */
+    expect(redisEnv(0).REDIS_HANDOFF_LOG).toBe('/proc/1/fd/2');
     const runHook = (i: number) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn('sh', [scriptPath, 'handoff'], { env: { ...process.env, ...redisEnv(i) }, stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        const log = join(workDir, `handoff-${i}-${Date.now()}.log`);
+        const child = spawn('sh', [scriptPath, 'handoff'], { env: { ...process.env, ...redisEnv(i), REDIS_HANDOFF_LOG: log }, stdio: 'ignore' });
         const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
         child.on('close', (code) => {
           clearTimeout(timer);
-          resolve({ code, stderr });
+          resolve({ code, stderr: readFileSync(log, 'utf8') });
         });
       });
 

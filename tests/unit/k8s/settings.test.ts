@@ -65,7 +65,10 @@ describe('settings → manifests', () => {
       const spec = (w.object.spec as { template: { spec: { topologySpreadConstraints?: unknown[] } } }).template.spec;
       expect({ name, constraints: spec.topologySpreadConstraints }).toEqual({
         name,
-        constraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: w.selector } }],
+        constraints: [
+          // Honor: a tainted node (control plane, cordoned) is no domain to spread to, or a third pod could never be placed
+          { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', nodeTaintsPolicy: 'Honor', labelSelector: { matchLabels: w.selector } },
+        ],
       });
     }
   });
@@ -76,10 +79,17 @@ describe('settings → manifests', () => {
     expect(apiDelayMs).toBeGreaterThanOrEqual(3000);
     // the delay, then the API's drain (API_SHUTDOWN_TIMEOUT_MS, 10 s by default)
     expect(api.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(apiDelayMs + 10_000);
-    const gateway = workload(base.objects, 'gateway').pod;
-    const preStop = gateway.containers.find((c) => c.name === 'nginx')?.lifecycle?.preStop?.exec?.command;
-    expect(preStop?.[0]).toBe('sleep');
-    expect(gateway.terminationGracePeriodSeconds).toBeGreaterThan(Number(preStop?.[1]) + 5);
+    const gatewayStop = (objects: ReturnType<typeof synth>['objects']) => {
+      const pod = workload(objects, 'gateway').pod;
+      const preStop = pod.containers.find((c) => c.name === 'nginx')?.lifecycle?.preStop?.exec?.command;
+      expect(preStop?.[0]).toBe('sleep');
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(preStop?.[1]) + 5);
+      return Number(preStop?.[1]);
+    };
+    // behind a load balancer with the Local policy, until its health checks of the node find no gateway (10–30 s)
+    expect(gatewayStop(base.objects)).toBeGreaterThanOrEqual(30);
+    // behind a Service alone, until its endpoints drop the pod
+    expect(gatewayStop(synth({}, { gatewayServiceType: 'ClusterIP' }).objects)).toBeGreaterThanOrEqual(3);
   });
 
   it("the gateway Service (perhaps a LoadBalancer) carries nginx's port only; the exporters' port is on the headless gateway-pods", () => {
