@@ -2,12 +2,29 @@ import { z } from 'zod';
 
 /** Shapes shared by every feature: timestamps, problems, list queries and pages. */
 
+/** A string whose every surrogate is half of a pair. No `u` flag: it must read the same in any regex dialect. */
+const WELL_FORMED = /^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
+
 /**
  * Free text of `min`..`max` characters (code points), well-formed: JSON can carry a lone surrogate (`"\ud800"`),
- * which Redis would store as U+FFFD — the 201 would echo one name and every later read another.
+ * which Redis would store as U+FFFD — the 201 would echo one name and every later read another. A refinement, not
+ * a `pattern` of the document: zod-to-openapi writes a regex's flags into the pattern (`…$/u`), which then matches
+ * nothing, and a client's strings are well-formed anyway.
  */
 export function text(min: number, max: number) {
-  return z.string().min(min).max(max).regex(/^[^\p{Cs}]*$/u, 'must be well-formed Unicode (no lone surrogate)');
+  return z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => WELL_FORMED.test(s), 'must be well-formed Unicode (no lone surrogate)');
+}
+
+/**
+ * An integer that may exceed 32 bits (cents, stock: up to 10¹⁵): `format: int64`, or client generators make it a
+ * 32-bit integer.
+ */
+export function int64() {
+  return z.number().int().meta({ format: 'int64' });
 }
 
 export const Timestamp = z.iso.datetime().meta({ description: 'ISO 8601 UTC timestamp', example: '2026-01-31T12:00:00.000Z' });
@@ -73,8 +90,18 @@ export const problemResponses = {
   },
 } as const;
 
+/**
+ * Any other status a client may meet is a problem too: 429 from the gateway's rate limit (with Retry-After), 500 on
+ * a bug of the service.
+ */
+const otherProblems = {
+  description: 'Any other problem: 429 from the gateway (rate limit; Retry-After), 500 on an unexpected error',
+  content: problemContent,
+};
+
+/** The problem responses of an operation: `statuses`, and `default` for any other. */
 export function problems(...statuses: (keyof typeof problemResponses)[]) {
-  return Object.fromEntries(statuses.map((s) => [s, problemResponses[s]]));
+  return { ...Object.fromEntries(statuses.map((s) => [s, problemResponses[s]])), default: otherProblems };
 }
 
 /** The OpenAPI 201 response of a create: the resource, its URL in Location, and `more` headers. */

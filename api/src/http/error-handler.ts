@@ -33,6 +33,11 @@ export function toProblem(err: unknown): ProblemError | undefined {
       break;
   }
   const status = Number(e.status ?? e.statusCode);
+  // An id whose percent-encoding does not decode (`/v1/users/%E0`) names nothing, as a malformed id does: 404, the
+  // answer the contract gives every operation on an id (the router says 400 "Failed to decode param").
+  if (status === 400 && typeof e.message === 'string' && e.message.startsWith('Failed to decode param')) {
+    return new NotFoundError('No resource has this id.');
+  }
   if (Number.isInteger(status) && status >= 400 && status < 500) {
     return new ProblemError(status, 'bad-request', 'Bad request', e.expose === true ? String(e.message) : undefined);
   }

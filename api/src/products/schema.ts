@@ -1,6 +1,6 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { IdParam, ListQuery, Timestamp, createdResponse, pageOf, problems, text } from '../http/common-schema';
+import { IdParam, ListQuery, Timestamp, createdResponse, int64, pageOf, problems, text } from '../http/common-schema';
 
 /** Largest price: keeps quantity × price (≤ 1000 × this) an exact integer in JSON numbers and Redis' Lua. */
 export const MAX_PRICE_CENTS = 1_000_000_000_000;
@@ -9,16 +9,16 @@ export const MAX_STOCK = 1_000_000_000_000;
 
 const Name = text(1, 200).meta({ description: '1..200 characters', example: 'Oak seedling' });
 const Description = text(0, 2000).meta({ description: 'At most 2000 characters' });
-const PriceCents = z.number().int().min(0).max(MAX_PRICE_CENTS).meta({ description: 'Integer ≥ 0 (cents)', example: 1299 });
-const Stock = z.number().int().min(0).max(MAX_STOCK).meta({ description: 'Integer ≥ 0', example: 10 });
+const PriceCents = int64().min(0).max(MAX_PRICE_CENTS).meta({ description: 'Integer ≥ 0 (cents)', example: 1299 });
+const Stock = int64().min(0).max(MAX_STOCK).meta({ description: 'Integer ≥ 0', example: 10 });
 
 export const ProductSchema = z
   .object({
     id: z.string(),
     name: z.string(),
     description: z.string(),
-    priceCents: z.number().int(),
-    stock: z.number().int(),
+    priceCents: int64(),
+    stock: int64(),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })

@@ -1,6 +1,8 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { IdParam, Timestamp, createdResponse, pageOf, problems, stringHeader } from '../http/common-schema';
+import { IdParam, Timestamp, createdResponse, int64, pageOf, problemResponses, problems, stringHeader } from '../http/common-schema';
+
+const replayedHeader = stringHeader('`true` when this is the replay of the first response for the Idempotency-Key');
 
 export const PurchaseSchema = z
   .object({
@@ -8,8 +10,8 @@ export const PurchaseSchema = z
     userId: z.string(),
     productId: z.string(),
     quantity: z.number().int(),
-    unitPriceCents: z.number().int(),
-    totalCents: z.number().int(),
+    unitPriceCents: int64(),
+    totalCents: int64(),
     createdAt: Timestamp,
   })
   .meta({ id: 'Purchase' });
@@ -51,9 +53,12 @@ export function describePurchases(registry: OpenAPIRegistry): void {
     responses: {
       201: createdResponse(PurchaseSchema, '/v1/purchases/{id}', {
         description: 'Created (or the replay of the first response for this Idempotency-Key)',
-        headers: { 'Idempotent-Replayed': stringHeader('`true` when this is the replay of the first response') },
+        headers: { 'Idempotent-Replayed': replayedHeader },
       }),
       ...problems(400, 401, 404, 409, 413, 415, 422, 503),
+      // a refusal is remembered under an Idempotency-Key too, and replayed as such
+      404: { ...problemResponses[404], headers: { 'Idempotent-Replayed': replayedHeader } },
+      409: { ...problemResponses[409], headers: { 'Idempotent-Replayed': replayedHeader } },
     },
   });
   registry.registerPath({

@@ -43,7 +43,8 @@ describe('problem errors', () => {
     expect(toProblem({ type: 'entity.parse.failed', status: 400 })?.status).toBe(400);
     expect(toProblem({ type: 'entity.too.large', status: 413 })?.status).toBe(413);
     expect(toProblem({ type: 'charset.unsupported', status: 415, message: 'x' })?.status).toBe(415);
-    expect(toProblem({ status: 400, expose: true, message: 'Failed to decode param' })?.status).toBe(400);
+    expect(toProblem({ status: 400, expose: true, message: 'Failed to decode param \'%E0\'' })?.status).toBe(404); // an id that names nothing
+    expect(toProblem({ status: 400, expose: true, message: 'Bad request' })?.status).toBe(400);
     expect(toProblem(new Error('bug'))).toBeUndefined();
     expect(toProblem({ status: 500 })).toBeUndefined();
   });

@@ -80,6 +80,10 @@ describe('HTTP rules decided before data access', () => {
     expectProblem(await request(app).get('/v1/nope').set(auth), 404, 'not-found');
     expectProblem(await request(app).get('/v1/users/not-an-id').set(auth), 404, 'not-found');
     expectProblem(await request(app).delete('/v1/purchases/pur_01ARZ3NDEKTSV4RRFFQ69G5FAV').set(auth), 404, 'not-found');
+    // an id whose percent-encoding does not decode names nothing either (the documented 404, not an undocumented 400)
+    for (const path of ['/v1/users/%E0', '/v1/products/%E0%A4%A', '/v1/purchases/%ZZ']) {
+      expectProblem(await request(app).get(path).set(auth), 404, 'not-found');
+    }
   });
 
   it('keeps an incoming X-Request-Id and generates one otherwise', async () => {
@@ -201,7 +205,35 @@ describe('/openapi.json', () => {
       expect(doc.components.schemas).toHaveProperty(name);
     }
     const purchase = doc.paths['/v1/purchases']!.post as { responses: Record<string, unknown> };
-    expect(Object.keys(purchase.responses).sort()).toEqual(['201', '400', '401', '404', '409', '413', '415', '422', '503']);
+    expect(Object.keys(purchase.responses).sort()).toEqual(['201', '400', '401', '404', '409', '413', '415', '422', '503', 'default']);
+  });
+
+  it("every example satisfies its own property's constraints, and amounts that exceed 32 bits say int64 (client generators rely on both)", async () => {
+    type Property = { type?: string; pattern?: string; minLength?: number; maxLength?: number; minimum?: number; maximum?: number; format?: string; example?: unknown };
+    const doc = (await request(app).get('/openapi.json')).body as { components: { schemas: Record<string, { properties?: Record<string, Property> }> } };
+    const checked: string[] = [];
+    for (const [schema, { properties = {} }] of Object.entries(doc.components.schemas)) {
+      for (const [name, p] of Object.entries(properties)) {
+        const at = `${schema}.${name}`;
+        // a pattern is a regex of the document's dialect: no flags written into it (zod-to-openapi wrote `…$/u`)
+        if (p.pattern !== undefined) expect({ at, pattern: p.pattern }).not.toEqual({ at, pattern: expect.stringMatching(/\/[a-z]+$/) });
+        if (p.example === undefined) continue;
+        checked.push(at);
+        if (typeof p.example === 'string') {
+          if (p.pattern !== undefined) expect({ at, matches: new RegExp(p.pattern).test(p.example) }).toEqual({ at, matches: true });
+          expect(p.example.length).toBeGreaterThanOrEqual(p.minLength ?? 0);
+          expect(p.example.length).toBeLessThanOrEqual(p.maxLength ?? Infinity);
+        } else if (typeof p.example === 'number') {
+          expect(p.example).toBeGreaterThanOrEqual(p.minimum ?? -Infinity);
+          expect(p.example).toBeLessThanOrEqual(p.maximum ?? Infinity);
+        }
+      }
+    }
+    expect(checked).toEqual(expect.arrayContaining(['CreateUser.name', 'CreateProduct.name', 'CreateProduct.priceCents']));
+    for (const at of ['Product.priceCents', 'Product.stock', 'CreateProduct.priceCents', 'CreateProduct.stock', 'Purchase.unitPriceCents', 'Purchase.totalCents']) {
+      const [schema, name] = at.split('.') as [string, string];
+      expect({ at, format: doc.components.schemas[schema]?.properties?.[name]?.format }).toEqual({ at, format: 'int64' });
+    }
   });
 
   it('declares the headers of the contract: Location on 201, WWW-Authenticate on 401, Retry-After on 503, X-Request-Id on every request and response', async () => {
@@ -216,6 +248,11 @@ describe('/openapi.json', () => {
     expect(headersOf('POST /v1/users', '201')).toEqual(['Location', 'X-Request-Id']);
     expect(headersOf('POST /v1/products', '201')).toEqual(['Location', 'X-Request-Id']);
     expect(headersOf('POST /v1/purchases', '201')).toEqual(['Idempotent-Replayed', 'Location', 'X-Request-Id']);
+    // a refusal under an Idempotency-Key is replayed as such, with the header
+    expect(headersOf('POST /v1/purchases', '404')).toEqual(['Idempotent-Replayed', 'X-Request-Id']);
+    expect(headersOf('POST /v1/purchases', '409')).toEqual(['Idempotent-Replayed', 'X-Request-Id']);
+    // every other status (429 from the gateway, 500) is a problem too
+    for (const { at, op } of operations.filter((o) => o.at.includes(' /v1/'))) expect({ at, default: op.responses.default !== undefined }).toEqual({ at, default: true });
     expect(headersOf('GET /v1/users', '401')).toEqual(['WWW-Authenticate', 'X-Request-Id']);
     expect(headersOf('POST /v1/purchases', '503')).toEqual(['Retry-After', 'X-Request-Id']);
     expect(doc.components.parameters.RequestId).toMatchObject({ name: 'X-Request-Id', in: 'header' });
