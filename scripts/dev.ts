@@ -70,6 +70,8 @@ export function parseDevOptions(argv: readonly string[], env: Readonly<Record<st
     sentinels: integer('--sentinels', values.sentinels, 3, 3, 9),
     keep: values.keep,
   };
+  // as the stack model would refuse it, only after the build and the port allocation
+  if (options.sentinels % 2 === 0) problems.push(`--sentinels must be odd, so that a majority survives a split (got ${options.sentinels})`);
   if (problems.length > 0) throw new Error(`${problems.join('; ')}\n${USAGE}`);
   return options;
 }

@@ -23,15 +23,31 @@ function readSettings(path: string | undefined): unknown {
   }
 }
 
+const USAGE = 'usage: npm run synth -- [--stack stack.yaml] [--manifests manifests.yaml] [--out dist]  (docs/kubernetes.md)';
+
+/** Bad arguments: the usage, exit code 2 (as `npm run render`). */
+class UsageError extends Error {}
+
 function main(): void {
-  const { values } = parseArgs({
-    options: {
-      stack: { type: 'string' },
-      manifests: { type: 'string' },
-      out: { type: 'string', default: 'dist' },
-    },
-    strict: true,
-  });
+  let values: { stack?: string; manifests?: string; out?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        stack: { type: 'string' },
+        manifests: { type: 'string' },
+        out: { type: 'string', default: 'dist' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const spec = defineStack(readSettings(values.stack) as StackOverrides, 'kubernetes');
   const manifest = parseManifestProps(readSettings(values.manifests));
   const files = synthesizeManifests(spec, manifest);
@@ -44,6 +60,10 @@ function main(): void {
 try {
   main();
 } catch (error) {
+  if (error instanceof UsageError) {
+    console.error(`npm run synth: ${error.message}`);
+    process.exit(2);
+  }
   const message =
     error instanceof StackValidationError || error instanceof ManifestSettingsError ? error.message : String((error as Error).message ?? error);
   console.error(`npm run synth: ${message}`);

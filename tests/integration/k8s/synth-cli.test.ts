@@ -66,3 +66,14 @@ it('refuses bad settings with one message naming every problem, and changes noth
   expect(badManifests.stderr).toMatch(/storage\.redis: must be a size/);
   expect(readdirSync(out).map((f) => readFileSync(join(out, f), 'utf8'))).toEqual(before);
 });
+
+it('answers --help with its usage, and a bad argument with the usage and exit code 2 (as npm run render)', () => {
+  const help = synth('--help');
+  expect(help.status).toBe(0);
+  expect(help.stdout).toMatch(/^usage: npm run synth -- \[--stack/);
+  for (const bad of [['--outt', 'x'], ['stray']]) {
+    const result = synth(...bad);
+    expect({ bad, status: result.status }).toEqual({ bad, status: 2 });
+    expect(result.stderr).toMatch(/usage: npm run synth/);
+  }
+});

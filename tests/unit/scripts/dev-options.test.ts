@@ -27,6 +27,8 @@ describe('npm run dev options', () => {
       /--port must be an integer 1\.\.65535, got "70000"; --sentinels must be an integer 3\.\.9, got "1"/,
     );
     expect(() => parseDevOptions([], { EVERGREEN_DEV_PORT: 'http' })).toThrow(/EVERGREEN_DEV_PORT must be an integer/);
+    // before anything is built or started
+    expect(() => parseDevOptions(['--sentinels', '4'], {})).toThrow(/--sentinels must be odd/);
   });
 
   it('refuses unknown options and stray arguments', () => {
