@@ -53,6 +53,7 @@ export async function evergreenProgram(): Promise<Record<string, unknown>> {
   const redis = new RedisTier('redis', { ...common, secrets: secrets.values, memoryMb: settings.memoryMb });
   const api = new ApiTier('api', {
     ...common,
+    secrets: secrets.values,
     build: settings.apiBuild,
     baseImage: settings.apiBaseImage,
     memoryMb: settings.memoryMb.api,

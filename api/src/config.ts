@@ -150,6 +150,38 @@ export class ConfigError extends Error {
   }
 }
 
+/** The secrets that may come from a file instead: `<NAME>_FILE` holds the path (a Docker or Kubernetes secret file). */
+export const FILE_VARIABLES = ['REDIS_PASSWORD', 'API_TOKENS'] as const;
+
+/**
+ * `env` with each `<NAME>_FILE` of FILE_VARIABLES replaced by `<NAME>` = the file's content (a trailing line break
+ * dropped): a secret in a file is not shown by `docker inspect` or `ps e`, as one in the environment is. Throws
+ * ConfigError when both are set or a file cannot be read. `read` is the only I/O (fs.readFileSync in main).
+ */
+export function withFileVariables(
+  env: Readonly<Record<string, string | undefined>>,
+  read: (path: string) => string,
+): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env };
+  const problems: string[] = [];
+  for (const name of FILE_VARIABLES) {
+    const path = env[`${name}_FILE`];
+    if (path === undefined || path === '') continue;
+    delete out[`${name}_FILE`];
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push(`${name} and ${name}_FILE are both set: set one`);
+      continue;
+    }
+    try {
+      out[name] = read(path).replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`${name}_FILE cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}: ${path})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out;
+}
+
 /** Parses the environment (pure: pass process.env). Throws ConfigError naming each bad variable. */
 export function parseConfig(env: Readonly<Record<string, string | undefined>>): ApiConfig {
   // Empty strings count as unset for optional variables, as in most shells' `VAR= cmd`.

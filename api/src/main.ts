@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import pino from 'pino';
 import { createApp } from './app';
-import { ConfigError, parseConfig, type ApiConfig } from './config';
+import { ConfigError, parseConfig, withFileVariables, type ApiConfig } from './config';
 import { ApiMetrics } from './ops/metrics';
 import { RedisGateway, createRedisClients } from './redis/gateway';
 
@@ -11,7 +12,7 @@ import { RedisGateway, createRedisClients } from './redis/gateway';
  */
 function loadConfigOrExit(): ApiConfig {
   try {
-    return parseConfig(process.env);
+    return parseConfig(withFileVariables(process.env, (path) => readFileSync(path, 'utf8')));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`evergreen-api: ${err.message}\n`);

@@ -5,11 +5,10 @@ import * as path from 'node:path';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 
-import type { StackSpec } from '../../config';
+import { apiInstanceEnvironment, type StackSecrets, type StackSpec } from '../../config';
 import { IMAGE_FACTS } from '../images';
-import type { StackFiles } from '../rendered';
 import { pulledImage } from './shared';
-import { serviceContainer, type LogRotation } from './service-container';
+import { serviceContainer, type ContainerFile, type LogRotation } from './service-container';
 
 /**
  * Stop grace of an API container: the API's own drain on SIGTERM (API_SHUTDOWN_TIMEOUT_MS, 10 s by default: in-flight
@@ -73,7 +72,8 @@ export function apiHealthCheck(port: number): string[] {
 
 export interface ApiTierArgs {
   readonly spec: StackSpec;
-  readonly files: StackFiles;
+  /** The stack's secrets: the `api` user's Redis password and the API tokens go into files of the containers. */
+  readonly secrets: pulumi.Output<StackSecrets>;
   readonly networkName: pulumi.Input<string>;
   /** Build the image from api/Dockerfile (true) or use `spec.images.api` as it is (false). */
   readonly build: boolean;
@@ -83,10 +83,15 @@ export interface ApiTierArgs {
   readonly log: LogRotation;
 }
 
+/** Where the API containers find their secrets (REDIS_PASSWORD_FILE, API_TOKENS_FILE), readable by the API's user only. */
+export const API_SECRETS_DIR = '/run/secrets/evergreen';
+
 /**
  * The API: its image, built from api/Dockerfile and tagged with the hash of api/'s content, and one
- * container per instance. Each instance's environment is the rendered env file `api/<instance>.env`
- * (it holds the Redis password and the API tokens, so the whole `envs` input is a secret).
+ * container per instance. Each instance's environment is the model's (apiInstanceEnvironment) with its two
+ * secrets in files, not in the environment, which `docker inspect` shows to anyone who may use the Docker API:
+ * REDIS_PASSWORD_FILE and API_TOKENS_FILE name files uploaded 0600 (their content a secret Output, encrypted in the
+ * state).
  */
 export class ApiTier extends pulumi.ComponentResource {
   public readonly image: docker.RemoteImage;
@@ -94,7 +99,7 @@ export class ApiTier extends pulumi.ComponentResource {
 
   constructor(name: string, args: ApiTierArgs, opts?: pulumi.ComponentResourceOptions) {
     super('evergreen:api:ApiTier', name, {}, opts);
-    const { spec, files } = args;
+    const { spec } = args;
     if (args.build) {
       const contentHash = apiContentHash();
       this.image = new docker.RemoteImage(
@@ -117,8 +122,15 @@ export class ApiTier extends pulumi.ComponentResource {
       this.image = pulledImage(`${name}-image`, spec.images.api, this);
     }
 
+    const secretFile = (name: string, value: (s: StackSecrets) => string): ContainerFile => ({
+      path: `${API_SECRETS_DIR}/${name}`,
+      file: { path: `api/secrets/${name}`, service: 'api', containsSecret: true, content: pulumi.secret(args.secrets.apply(value)), shape: `<${name}>` },
+    });
+    const secretFiles = [
+      secretFile('redis-password', (s) => s.redisPasswords[spec.api.redisUser]),
+      secretFile('api-tokens', (s) => s.apiTokens.join(',')),
+    ];
     this.containers = spec.api.instanceList.map((instance) => {
-      const envFile = files.get(`api/${instance.name}.env`);
       return serviceContainer(
         `${name}-${instance.name}`,
         {
@@ -128,7 +140,12 @@ export class ApiTier extends pulumi.ComponentResource {
           image: this.image.imageId,
           networkName: args.networkName,
           args: [API_MAIN],
-          envFromFile: envFile,
+          env: {
+            ...apiInstanceEnvironment(spec, instance.index),
+            REDIS_PASSWORD_FILE: `${API_SECRETS_DIR}/redis-password`,
+            API_TOKENS_FILE: `${API_SECRETS_DIR}/api-tokens`,
+          },
+          files: secretFiles,
           healthcheck: apiHealthCheck(instance.port),
           stopGraceSeconds: API_STOP_GRACE_SECONDS,
           memoryMb: args.memoryMb,

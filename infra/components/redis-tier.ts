@@ -30,6 +30,8 @@ export const START_SCRIPT_SOURCE = path.resolve(__dirname, '..', 'k8s', 'scripts
 /** Where the script and the rendered config (its template) are uploaded. */
 export const START_DIR = '/usr/local/etc/evergreen';
 const START_SCRIPT = `${START_DIR}/redis-start.sh`;
+/** The password redis-start.sh asks the Sentinels and nodes with (REDIS_QUERY_PASSWORD_FILE). */
+const QUERY_PASSWORD_FILE = `${START_DIR}/query-password`;
 /** Time a Redis node gets to stop (a snapshot of up to `maxmemory` and the AOF's fsync) before it is killed. */
 const REDIS_STOP_GRACE_SECONDS = 60;
 
@@ -76,13 +78,25 @@ export class RedisTier extends pulumi.ComponentResource {
       REDIS_BOOTSTRAP_MASTER_HOST: spec.redis.initialMaster.host,
       REDIS_BOOTSTRAP_MASTER_PORT: String(spec.redis.initialMaster.port),
       REDIS_QUERY_USER: 'api',
+      // the `api` user's password (all keys) in a 0600 file, not in the environment `docker inspect` shows
+      REDIS_QUERY_PASSWORD_FILE: QUERY_PASSWORD_FILE,
       REDIS_CLI: redisFacts.healthTool as string,
       REDIS_SERVER: redisFacts.binary,
     };
     const secretEnv = {
-      // redis-cli of the health check authenticates with REDISCLI_AUTH (as `exporter`).
+      // redis-cli of the health check authenticates with REDISCLI_AUTH (as `exporter`: PING and INFO, nothing more;
+      // a health check in exec form has no shell to read a file with).
       REDISCLI_AUTH: args.secrets.apply((s) => s.redisPasswords.exporter),
-      REDIS_QUERY_PASSWORD: args.secrets.apply((s) => s.redisPasswords.api),
+    };
+    const queryPassword = {
+      path: QUERY_PASSWORD_FILE,
+      file: {
+        path: 'redis/query-password',
+        service: 'redis',
+        containsSecret: true,
+        content: pulumi.secret(args.secrets.apply((s) => s.redisPasswords.api)),
+        shape: '<api user password>',
+      },
     };
 
     this.volumes = [];
@@ -102,6 +116,7 @@ export class RedisTier extends pulumi.ComponentResource {
           args: [START_SCRIPT, 'redis'],
           files: [
             { path: START_SCRIPT, file: scriptFile },
+            queryPassword,
             { path: template, file: files.get(`redis/${node.name}.conf`) },
           ],
           env: {
@@ -141,6 +156,7 @@ export class RedisTier extends pulumi.ComponentResource {
           args: [START_SCRIPT, 'sentinel'],
           files: [
             { path: START_SCRIPT, file: scriptFile },
+            queryPassword,
             { path: template, file: files.get(`sentinel/${sentinel.name}.conf`) },
           ],
           env: {

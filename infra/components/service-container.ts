@@ -52,8 +52,6 @@ export interface ServiceContainerArgs {
   readonly env?: Readonly<Record<string, string>>;
   /** Environment holding secrets: makes the container's whole `envs` input secret. */
   readonly secretEnv?: Readonly<Record<string, pulumi.Input<string>>>;
-  /** A rendered env file (`KEY=value` lines) that is the container's environment (secret if it holds one). */
-  readonly envFromFile?: StackFile;
   /** The health check command (`CMD` form), or undefined where the image has no tool to run one. */
   readonly healthcheck?: readonly string[];
   readonly memoryMb: number;
@@ -76,18 +74,12 @@ export interface ServiceContainerArgs {
 const DEFAULT_STOP_GRACE_SECONDS = 10;
 
 /** Hash of what the container reads from its files, secrets replaced by placeholders. */
-export function configHash(files: readonly ContainerFile[], envFile?: StackFile): string {
+export function configHash(files: readonly ContainerFile[]): string {
   const hash = createHash('sha256');
   for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
     hash.update(`${f.path}\0${f.file.shape}\0`);
   }
-  if (envFile) hash.update(`env\0${envFile.shape}\0`);
   return hash.digest('hex').slice(0, 16);
-}
-
-/** `KEY=value` lines of a rendered env file, in order. */
-export function parseEnvFile(content: string): string[] {
-  return content.split('\n').filter((line) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(line));
 }
 
 export function serviceContainer(
@@ -112,16 +104,10 @@ export function serviceContainer(
 
   const plainEnv = Object.entries(args.env ?? {}).map(([k, v]) => `${k}=${v}`);
   const secretEntries = Object.entries(args.secretEnv ?? {});
-  const fromFile: pulumi.Input<string[]> = args.envFromFile
-    ? pulumi.output(args.envFromFile.content).apply(parseEnvFile)
-    : [];
-  const hasSecretEnv = secretEntries.length > 0 || args.envFromFile?.containsSecret === true;
+  const hasSecretEnv = secretEntries.length > 0;
   const allEnv = pulumi
-    .all([
-      pulumi.output(fromFile),
-      pulumi.all(secretEntries.map(([k, v]) => pulumi.output(v).apply((value) => `${k}=${value}`))),
-    ])
-    .apply(([file, secret]) => [...file, ...plainEnv, ...secret].sort());
+    .all(secretEntries.map(([k, v]) => pulumi.output(v).apply((value) => `${k}=${value}`)))
+    .apply((secret) => [...plainEnv, ...secret].sort());
   // Any secret in the environment makes the whole `envs` input a secret (the state encrypts it).
   const envs: pulumi.Input<string[]> = hasSecretEnv ? pulumi.secret(allEnv) : allEnv;
 
@@ -129,7 +115,7 @@ export function serviceContainer(
     { label: LABELS.stack, value: spec.name },
     { label: LABELS.service, value: instance.service },
     { label: LABELS.instance, value: instance.name },
-    { label: LABELS.configHash, value: configHash(files, args.envFromFile) },
+    { label: LABELS.configHash, value: configHash(files) },
   ];
 
   if (instance.address === undefined) throw new Error(`${instance.name} has no fixed address (not a docker spec?)`);

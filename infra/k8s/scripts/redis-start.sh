@@ -37,7 +37,8 @@
 #   REDIS_BOOTSTRAP_MASTER_HOST  the node that is master when no one knows better (pod 0)
 #   REDIS_BOOTSTRAP_MASTER_PORT
 #   REDIS_QUERY_USER             ACL user this script authenticates as when it asks Sentinels and Redis nodes
-#   REDIS_QUERY_PASSWORD         its password
+#   REDIS_QUERY_PASSWORD         its password — or REDIS_QUERY_PASSWORD_FILE, a file holding it (not shown by
+#                                `docker inspect`, as the environment is)
 #   REDIS_QUERY_TIMEOUT_SECONDS  bound on each question @default 3
 #   REDIS_CLI                    @default redis-cli
 #   REDIS_SERVER                 @default redis-server
@@ -198,6 +199,9 @@ need SENTINEL_ADDRESSES
 need REDIS_BOOTSTRAP_MASTER_HOST
 need REDIS_BOOTSTRAP_MASTER_PORT
 need REDIS_QUERY_USER
+if [ -n "${REDIS_QUERY_PASSWORD_FILE:-}" ]; then
+  REDIS_QUERY_PASSWORD=$(cat "$REDIS_QUERY_PASSWORD_FILE") || fail "cannot read REDIS_QUERY_PASSWORD_FILE ($REDIS_QUERY_PASSWORD_FILE)"
+fi
 need REDIS_QUERY_PASSWORD
 
 mode=${1:-}

@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig } from '../../../api/src/config';
+import { ConfigError, parseConfig, withFileVariables } from '../../../api/src/config';
 
 const minimal = { REDIS_SENTINELS: '127.0.0.1:26379', API_TOKENS: 'secret-token' };
 
@@ -89,5 +89,40 @@ describe('parseConfig', () => {
 
   it('treats an empty optional variable as unset', () => {
     expect(parseConfig({ ...minimal, PORT: '', LOG_LEVEL: '' })).toMatchObject({ port: 8080, logLevel: 'info' });
+  });
+});
+
+describe('withFileVariables (secrets from files: REDIS_PASSWORD_FILE, API_TOKENS_FILE)', () => {
+  const files: Record<string, string> = { '/run/secrets/redis-password': 'pw-from-file\n', '/run/secrets/api-tokens': 'tok-a,tok-b' };
+  const read = (path: string): string => {
+    const content = files[path];
+    if (content === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+    return content;
+  };
+
+  it('takes each secret from its file (trailing line break dropped) and the rest of the environment as it is', () => {
+    const env = withFileVariables(
+      { REDIS_SENTINELS: '127.0.0.1:26379', REDIS_PASSWORD_FILE: '/run/secrets/redis-password', API_TOKENS_FILE: '/run/secrets/api-tokens' },
+      read,
+    );
+    expect(env).toEqual({ REDIS_SENTINELS: '127.0.0.1:26379', REDIS_PASSWORD: 'pw-from-file', API_TOKENS: 'tok-a,tok-b' });
+    expect(parseConfig(env)).toMatchObject({ redisPassword: 'pw-from-file', apiTokens: ['tok-a', 'tok-b'] });
+  });
+
+  it('refuses a variable set both ways, and a file it cannot read, naming each in one line', () => {
+    let caught: unknown;
+    try {
+      withFileVariables({ ...minimal, API_TOKENS_FILE: '/run/secrets/api-tokens', REDIS_PASSWORD_FILE: '/nowhere' }, read);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).message).toBe(
+      'invalid environment: REDIS_PASSWORD_FILE cannot be read (ENOENT: /nowhere); API_TOKENS and API_TOKENS_FILE are both set: set one',
+    );
+  });
+
+  it('leaves an environment without *_FILE unchanged', () => {
+    expect(withFileVariables(minimal, read)).toEqual(minimal);
   });
 });

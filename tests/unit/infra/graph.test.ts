@@ -273,8 +273,18 @@ describe('the default stack', () => {
       const c = containerOf(program, file.service);
       const i = inputsOf(c);
       if (file.path.startsWith('api/')) {
-        // The API reads only its environment: the rendered env file is the container's env, line for line.
-        expect(i.envs).toEqual(file.content.trim().split('\n').sort());
+        // The rendered env file is the container's environment, but for its two secrets: they are in files
+        // (REDIS_PASSWORD_FILE, API_TOKENS_FILE), 0600, which `docker inspect` does not show.
+        const env = new Map(i.envs.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+        const effective = new Map([...env].filter(([k]) => !k.endsWith('_FILE')));
+        for (const name of ['REDIS_PASSWORD', 'API_TOKENS']) {
+          expect(env.has(name)).toBe(false);
+          const secretFile = i.uploads.find((u) => u.file === env.get(`${name}_FILE`));
+          expect({ name, permissions: secretFile?.permissions }).toEqual({ name, permissions: '0600' });
+          effective.set(name, secretFile?.content ?? '');
+          uploadedPaths.add(`${file.service}:${secretFile?.file}`);
+        }
+        expect([...effective].map(([k, v]) => `${k}=${v}`).sort()).toEqual(file.content.trim().split('\n').sort());
         continue;
       }
       const upload = i.uploads.find((u) => u.content === file.content);
@@ -282,18 +292,26 @@ describe('the default stack', () => {
       uploadedPaths.add(`${file.service}:${upload?.file}`);
       expect(upload?.permissions).toBe(file.containsSecret ? '0600' : '0644');
     }
-    // Nothing else is uploaded, but Grafana's admin password file and the Redis start-up script.
+    // Nothing else is uploaded, but Grafana's admin password file, and the Redis start-up script and the password it
+    // asks with (the `api` user's, 0600: not in the environment).
     const script = readFileSync(START_SCRIPT_SOURCE, 'utf8');
     const allUploads = containers(program).flatMap((c) => inputsOf(c).uploads.map((u) => `${label(c, 'evergreen.instance')}:${u.file}`));
     expect(allUploads.filter((u) => !uploadedPaths.has(u)).sort()).toEqual(
       [
         'grafana:/etc/grafana/secrets/admin-password',
-        ...[...spec.redis.nodes, ...spec.sentinel.instances].map((i) => `${i.name}:/usr/local/etc/evergreen/redis-start.sh`),
+        ...[...spec.redis.nodes, ...spec.sentinel.instances].flatMap((i) => [
+          `${i.name}:/usr/local/etc/evergreen/redis-start.sh`,
+          `${i.name}:/usr/local/etc/evergreen/query-password`,
+        ]),
       ].sort(),
     );
     for (const instance of ['redis-0', 'sentinel-2']) {
-      const upload = inputsOf(containerOf(program, instance)).uploads.find((u) => u.file.endsWith('/redis-start.sh'));
+      const i = inputsOf(containerOf(program, instance));
+      const upload = i.uploads.find((u) => u.file.endsWith('/redis-start.sh'));
       expect(upload?.content).toBe(script);
+      const password = i.uploads.find((u) => u.file === i.envs.find((e) => e.startsWith('REDIS_QUERY_PASSWORD_FILE='))?.split('=')[1]);
+      expect(password).toMatchObject({ content: secrets.redisPasswords.api, permissions: '0600' });
+      expect(i.envs.some((e) => e.includes(secrets.redisPasswords.api))).toBe(false);
     }
     const grafana = inputsOf(containerOf(program, 'grafana'));
     expect(grafana.uploads.find((u) => u.file === '/etc/grafana/secrets/admin-password')?.content).toBe(secrets.grafanaAdminPassword);
@@ -301,6 +319,7 @@ describe('the default stack', () => {
     // Files go where the services read them, owned by the service's user.
     expect(inputsOf(containerOf(program, 'sentinel-1')).uploads.map((u) => [u.file, u.owner, u.group, u.permissions])).toEqual([
       ['/usr/local/etc/evergreen/redis-start.sh', '999', '1000', '0644'],
+      ['/usr/local/etc/evergreen/query-password', '999', '1000', '0600'],
       ['/usr/local/etc/evergreen/sentinel.conf', '999', '1000', '0600'],
     ]);
     expect(inputsOf(containerOf(program, 'prometheus')).uploads.map((u) => u.file).sort()).toEqual([
@@ -330,7 +349,9 @@ describe('the default stack', () => {
     expect(containerOf(program, 'gateway').secretPaths).toEqual([]);
     expect(containerOf(program, 'prometheus').secretPaths).toEqual([]);
     expect(isSecretInput(containerOf(program, 'redis-0'), 'uploads[1].content')).toBe(true);
-    expect(isSecretInput(containerOf(program, 'api-0'), 'envs[0]')).toBe(true);
+    // the API's environment holds no secret any more (they are in uploaded files): readable in preview
+    expect(isSecretInput(containerOf(program, 'api-0'), 'envs[0]')).toBe(false);
+    expect(inputsOf(containerOf(program, 'api-0')).uploads.every((_, n) => isSecretInput(containerOf(program, 'api-0'), `uploads[${n}].content`))).toBe(true);
   });
 
   test('outputs the public URL and every container, and secrets only as Pulumi secrets', () => {
