@@ -2,20 +2,26 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { freePort, startProcess } from '../../support/processes';
+import { freePort, startProcess, type ManagedProcess } from '../../support/processes';
 import { repositoryRoot } from '../../support/loopback';
 
 jest.setTimeout(60_000);
 
-async function runWithEnv(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const api = await startProcess({
-    name: 'api-bad-env',
+/** The built API (build/api) with exactly `env`, nothing inherited. */
+function startApi(name: string, env: Record<string, string>, ready?: () => Promise<boolean>): Promise<ManagedProcess> {
+  return startProcess({
+    name,
     command: process.execPath,
     args: [join(repositoryRoot(), 'build/api/src/main.js')],
     cwd: repositoryRoot(),
     inheritEnv: false,
     env,
+    ...(ready ? { ready } : {}),
   });
+}
+
+async function runWithEnv(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const api = await startApi('api-bad-env', env);
   let timer: NodeJS.Timeout | undefined;
   const code = await Promise.race([api.exited, new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), 10_000)))]);
   clearTimeout(timer);
@@ -64,16 +70,12 @@ describe('stopping with API_SHUTDOWN_DELAY_MS (a Kubernetes Service takes a mome
   it('on SIGTERM it goes on accepting and serving for the delay, /readyz already 503, then drains and exits 0', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const api = await startProcess({
-      name: 'api-shutdown-delay',
-      command: process.execPath,
-      args: [join(repositoryRoot(), 'build/api/src/main.js')],
-      cwd: repositoryRoot(),
-      inheritEnv: false,
-      // no Redis needed: /healthz answers while the process runs
-      env: { REDIS_SENTINELS: '127.0.0.1:1', API_TOKENS: 'token', HOST: '127.0.0.1', PORT: String(port), API_SHUTDOWN_DELAY_MS: '3000' },
-      ready: async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200,
-    });
+    // no Redis needed: /healthz answers while the process runs
+    const api = await startApi(
+      'api-shutdown-delay',
+      { REDIS_SENTINELS: '127.0.0.1:1', API_TOKENS: 'token', HOST: '127.0.0.1', PORT: String(port), API_SHUTDOWN_DELAY_MS: '3000' },
+      async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200,
+    );
     try {
       api.signal('SIGTERM');
       await new Promise((r) => setTimeout(r, 300));
