@@ -33,15 +33,29 @@ function q(value: string): string {
   return `"${value}"`;
 }
 
+/**
+ * Kubernetes: the one upstream is the API Service's address, behind which kube-proxy picks a pod for each new
+ * connection. Listed `retries` times, it gives `proxy_next_upstream` that many "servers" to try: a retry is then a
+ * connection of its own, which kube-proxy most likely sends to another pod (an idle keep-alive connection the retry
+ * may take instead belongs to a pod that was alive when it was last used; a dead pod's are closed). max_fails=0:
+ * nginx never takes the Service out — it is every instance at once; its endpoints leave out pods that fail.
+ */
+function kubernetesUpstream(upstreams: StackSpec['gateway']['upstreams'], retries: number): string[] {
+  const [service] = upstreams;
+  if (service === undefined || upstreams.length !== 1) throw new Error('a Kubernetes gateway has one upstream: the API Service');
+  return Array.from({ length: Math.max(1, retries) }, () => `    server ${service.host}:${service.port} max_fails=0;`);
+}
+
 export function renderNginxConf(spec: StackSpec): string {
   const g = spec.gateway;
   const loopbackOnly = spec.target === 'loopback';
   const listen = loopbackOnly ? `127.0.0.1:${g.instance.port}` : String(g.instance.port);
   // Docker: the exporter is its own container; Kubernetes: a sidecar in the pod, so loopback is enough.
   const statusListen = spec.target === 'docker' ? String(g.status.port) : `127.0.0.1:${g.status.port}`;
-  const upstreamServers = g.upstreams.map(
-    (u) => `    server ${u.host}:${u.port} max_fails=1 fail_timeout=5s;`,
-  );
+  const upstreamServers =
+    spec.target === 'kubernetes'
+      ? kubernetesUpstream(g.upstreams, g.retries)
+      : g.upstreams.map((u) => `    server ${u.host}:${u.port} max_fails=1 fail_timeout=5s;`);
   const tmp = (name: string) => q(`${g.tempDir}/${name}`);
   const problemLocation = (name: string, status: number, body: string, extra: string[] = []) => [
     `    location ${name} {`,

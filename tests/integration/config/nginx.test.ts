@@ -18,6 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineStack, renderNginxConf, type StackOverrides, type StackSpec, type StackTarget } from '../../../config';
@@ -95,12 +96,12 @@ async function loopbackSpec(workDir: string, stack: StackOverrides = {}): Promis
   return defineStack({ ...stack, ports, loopback: { workDir } }, 'loopback');
 }
 
-/** Writes the rendered config under the spec's run directory and starts nginx on it. */
-async function startNginx(spec: StackSpec, asUser?: { uid: number; gid: number }): Promise<ManagedProcess> {
+/** Writes the rendered config (or `content`) under the spec's run directory and starts nginx on it. */
+async function startNginx(spec: StackSpec, asUser?: { uid: number; gid: number }, content = renderNginxConf(spec)): Promise<ManagedProcess> {
   const g = spec.gateway;
   mkdirSync(g.tempDir, { recursive: true });
   const conf = join(g.runDir, 'nginx.conf');
-  writeFileSync(conf, renderNginxConf(spec));
+  writeFileSync(conf, content);
   const args = ['-p', g.runDir, '-c', conf, '-e', 'stderr', '-g', 'daemon off;'];
   let command = NGINX;
   let fullArgs = args;
@@ -391,6 +392,70 @@ describe('an instance that stops answering (gateway.readTimeout)', () => {
       }
       expect(hung.seen.length).toBeGreaterThanOrEqual(1); // it was asked, and given up on
     });
+  });
+});
+
+describe('on Kubernetes: one upstream address, kube-proxy behind it', () => {
+  /** Stands in for kube-proxy: each new connection to its port goes to the next of `targets`, in turn. */
+  async function roundRobinProxy(targets: readonly number[]): Promise<{ port: number; close(): Promise<void> }> {
+    let next = 0;
+    const sockets = new Set<Socket>();
+    const server = createNetServer((client) => {
+      const upstream = connect(targets[next++ % targets.length] as number, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      upstream.on('close', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return {
+      port,
+      close: async () => {
+        for (const s of sockets) s.destroy();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  it('a GET that fails on the pod kube-proxy picked is tried again on a new connection, i.e. most likely another pod', async () => {
+    const dir = join(workDir, 'k8s-retry');
+    mkdirSync(dir, { recursive: true });
+    const [gatewayPort, statusPort] = [await freePort(), await freePort()];
+    // no keep-alive to the Service: every request a new connection, so the proxy alternates between the pods
+    const spec = defineStack({ gateway: { port: gatewayPort, statusPort, runDir: dir, upstreamKeepalive: 0 } }, 'kubernetes');
+    const [service] = spec.gateway.upstreams;
+    const dead = new StandIn('api-dead', await freePort());
+    dead.hangUp = true;
+    const live = new StandIn('api-live', await freePort());
+    let nginx: ManagedProcess | undefined;
+    let proxy: Awaited<ReturnType<typeof roundRobinProxy>> | undefined;
+    try {
+      await dead.start();
+      await live.start();
+      proxy = await roundRobinProxy([dead.port, live.port]);
+      const content = renderNginxConf(spec)
+        .replaceAll(`${service?.host}:${service?.port}`, `127.0.0.1:${proxy.port}`)
+        .replace(`listen ${gatewayPort};`, `listen 127.0.0.1:${gatewayPort};`);
+      nginx = await startNginx(spec, undefined, content);
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i += 1) {
+        const res = await fetch(`http://127.0.0.1:${gatewayPort}/v1/products`);
+        statuses.push(res.status);
+        await res.arrayBuffer();
+      }
+      expect(statuses).toEqual(Array(6).fill(200));
+      expect(dead.seen.length).toBeGreaterThan(0); // the dead pod was picked, and the request tried again
+    } finally {
+      await nginx?.stop();
+      await proxy?.close();
+      await dead.stop();
+      await live.stop();
+    }
   });
 });
 
