@@ -145,7 +145,8 @@ describe('nginx.conf', () => {
 
   it('uses the API Service on Kubernetes and listens on loopback only for the loopback target', () => {
     const k8s = directives(renderNginxConf(defineStack({}, 'kubernetes')));
-    expect(k8s.filter((l) => /^server \S+:\d+/.test(l))).toEqual(['server api.evergreen.svc.cluster.local:8080 max_fails=1 fail_timeout=5s;']);
+    // the Service, once per try (gateway.retries, 2): each retry a connection of its own; never taken out (max_fails=0)
+    expect(k8s.filter((l) => /^server \S+:\d+/.test(l))).toEqual(Array(2).fill('server api.evergreen.svc.cluster.local:8080 max_fails=0;'));
     expect(k8s).toContain('listen 127.0.0.1:8081;');
     const lb = directives(renderNginxConf(defineStack({ loopback: { workDir: '/w' } }, 'loopback')));
     expect(lb).toEqual(expect.arrayContaining(['listen 127.0.0.1:8080;', 'pid "/w/gateway/nginx.pid";', 'client_body_temp_path "/w/gateway/tmp/client_body";']));
