@@ -75,10 +75,12 @@ async function runFailover(loss: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
     if (loss === 'SIGKILL') await masterProcess.kill();
     else masterProcess.signal('SIGSTOP');
 
-    // writes resume: a purchase started after the loss is answered 201 within 5 s of the loss
+    // writes resume: a purchase started after the loss is answered 201. The deadline is a bound for a loaded
+    // machine (detection, election, promotion, the replica's move, a WAIT), not a speed target: docs/api.md has the
+    // times measured on an idle one (2 s after a SIGKILL, 3.5 s after a SIGSTOP).
     await waitFor(() => attempts.some((x) => x.startedAt > lostAt && x.status === 201), {
       what: `a 201 purchase started after the master's ${loss}`,
-      timeoutMs: 5_000,
+      timeoutMs: 30_000,
       intervalMs: 20,
     });
     const newMaster = await topology.currentMaster();

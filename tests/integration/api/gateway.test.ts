@@ -43,10 +43,17 @@ async function apiConnection(node: { host: string; port: number }): Promise<Redi
 }
 
 /** A gateway writing on `master` (or on `more.writers`), reading from `more.replica` if given, logging nothing. */
+/**
+ * How long a WAIT that a replica can satisfy may take here: long, so that a replica starved of CPU on a loaded
+ * machine still acknowledges in time (a WAIT that falls short switches the gateway's mode and changes every count
+ * below). The tests of WAITs that cannot be satisfied pass short timeouts of their own.
+ */
+const ACK_WAIT_MS = 10_000;
+
 function gatewayOver(
   master: Redis,
   waitReplicas: number,
-  waitTimeoutMs = 1000,
+  waitTimeoutMs = ACK_WAIT_MS,
   more: { readonly replica?: Redis; readonly metrics?: ApiMetrics; readonly writers?: readonly Redis[] } = {},
 ): RedisGateway {
   const metrics = more.metrics ?? new ApiMetrics(false);
@@ -365,7 +372,7 @@ describe('RedisGateway', () => {
   describe('ReadFence', () => {
     it('the reads of one turn share one ROLE on the master and one on the replica, and leave in one write to the replica', async () => {
       const metrics = new ApiMetrics(false);
-      const gateway = gatewayOver(client, 1, 1000, { replica, metrics });
+      const gateway = gatewayOver(client, 1, ACK_WAIT_MS, { replica, metrics });
       const products = new ProductStore(gateway);
       const created = await Promise.all(Array.from({ length: 6 }, (_, i) => products.create({ name: `Pine ${i}`, priceCents: 10 + i, stock: i })));
       const masterRoles = await commandCalls('role');
@@ -389,7 +396,7 @@ describe('RedisGateway', () => {
 
     it('a fence whose master connection is lost during its turn answers every read of the turn 503 (connection)', async () => {
       const master = await apiConnection(await topology.currentMaster());
-      const gateway = gatewayOver(master, 1, 1000, { replica });
+      const gateway = gatewayOver(master, 1, ACK_WAIT_MS, { replica });
       const products = new ProductStore(gateway);
       const product = await products.create({ name: 'Rowan', priceCents: 3, stock: 3 });
       const reads = [products.get(product.id), products.get(product.id), products.list({ limit: 5 })].map((r) => r.then(() => 'read', (e: unknown) => e));
@@ -404,7 +411,7 @@ describe('RedisGateway', () => {
 
     it('a page of a list is one round trip: the READ_PAGE script leaves with the ROLE; a replica without it gets it in full, once', async () => {
       const metrics = new ApiMetrics(false);
-      const products = new ProductStore(gatewayOver(client, 1, 1000, { replica, metrics }));
+      const products = new ProductStore(gatewayOver(client, 1, ACK_WAIT_MS, { replica, metrics }));
       await Promise.all(Array.from({ length: 3 }, (_, i) => products.create({ name: `Yew ${i}`, priceCents: i, stock: i })));
       expect(await replicaAdmin.call('SCRIPT', 'FLUSH')).toBe('OK');
       const evalRoBefore = await commandCalls('eval_ro', replicaAdmin);
@@ -422,7 +429,7 @@ describe('RedisGateway', () => {
 
     it('a replica that passes the fence but fails the read: the master answers, and the replica error is counted', async () => {
       const metrics = new ApiMetrics(false);
-      const products = new ProductStore(gatewayOver(client, 1, 1000, { replica, metrics }));
+      const products = new ProductStore(gatewayOver(client, 1, ACK_WAIT_MS, { replica, metrics }));
       await products.create({ name: 'Hazel', priceCents: 1, stock: 1 });
       const expected = await products.list({ limit: 5 });
       // ACLs are per node: the replica alone refuses the read script (as a replica of an older Redis would)
@@ -440,7 +447,7 @@ describe('RedisGateway', () => {
     });
 
     it("a user's purchases: newest first, a vanished purchase skipped with the cursor moving past it, 404 only when user and history are both gone", async () => {
-      const gateway = gatewayOver(client, 1, 1000, { replica });
+      const gateway = gatewayOver(client, 1, ACK_WAIT_MS, { replica });
       const users = new UserStore(gateway);
       const product = await new ProductStore(gateway).create({ name: 'Alder', priceCents: 7, stock: 10 });
       const user = await users.create({ name: 'Bo', email: `bo.${Date.now()}@example.com` });
@@ -467,7 +474,7 @@ describe('RedisGateway', () => {
       const metrics = new ApiMetrics(false);
       // the writer does not wait for the replica, so its acknowledged write may be missing there
       const writer = new ProductStore(gatewayOver(client, 0));
-      const reader = new ProductStore(gatewayOver(client, 1, 1000, { replica, metrics }));
+      const reader = new ProductStore(gatewayOver(client, 1, ACK_WAIT_MS, { replica, metrics }));
       const product = await writer.create({ name: 'Larch', priceCents: 1, stock: 1 });
       const replicaProcess = topology.redisProcess(replicaPort);
       replicaProcess.signal('SIGSTOP');

@@ -329,7 +329,7 @@ describe('sentinel.conf, run by redis-sentinel', () => {
     // The other replica follows the new master, so min-replicas-to-write is met again.
     await waitFor(async () => (await attempt(node, 'api', 'SET', 'product:after-failover', '1')) === '"OK"', {
       what: 'a write on the new master',
-      timeoutMs: 20_000,
+      timeoutMs: 60_000, // the other replica resynchronised from the new master: a fork and a transfer, slow when starved
     });
     expect(await attempt(node, 'api', 'GET', 'product:replicated')).toBe('"yes"');
     // Sentinel rewrote its own file (in its writable data directory).

@@ -51,6 +51,12 @@ const sentinels = new Map<number, ManagedProcess>();
  */
 const SENTINEL_WAIT_SECONDS = 5;
 
+/**
+ * Bound of a wait for a node to replicate (its link up): a full resync forks and transfers a snapshot, after the
+ * Sentinels may have had to reconfigure the node; seconds on an idle machine, far more on a starved one.
+ */
+const REPLICATION_WAIT_MS = 60_000;
+
 const local = (port: number): RedisEndpoint => ({ host: '127.0.0.1', port });
 const addresses = (ports: readonly number[]) => ports.map((p) => `127.0.0.1:${p}`).join(',');
 
@@ -130,7 +136,7 @@ async function rejoins(node: ManagedProcess, master: number): Promise<void> {
   const port = redisPorts[0] as number;
   await waitFor(async () => (await roleOf(port)) === `replica-of:${master}`, {
     what: `redis-0 to rejoin the master the other nodes name (127.0.0.1:${master})`,
-    timeoutMs: 30_000,
+    timeoutMs: REPLICATION_WAIT_MS,
   }).catch(async (error: unknown) => {
     const roles = await Promise.all(redisPorts.map((p) => roleOf(p).catch((e: unknown) => String(e))));
     throw new Error(`${String(error)}\nroles now: ${redisPorts.map((p, i) => `${p} ${roles[i]}`).join(', ')}\n--- redis-0 ---\n${node.logTail(60)}`);
@@ -184,7 +190,7 @@ function diagnostics(from: ReadonlyMap<number, number>): string {
 
 /**
  * Writes 50 keys on `master`, waits until every node of `holders` (default: every node) holds them and
- * their AOF has been fsynced.
+ * their AOF buffers have been written to the files (a SIGKILL then loses nothing).
  */
 async function writeAndPersist(master: number, prefix: string, holders: readonly number[] = redisPorts): Promise<string[]> {
   const keys = Array.from({ length: 50 }, (_, i) => `${prefix}:${i}`);
@@ -196,8 +202,16 @@ async function writeAndPersist(master: number, prefix: string, holders: readonly
     },
     { what: 'every node to hold the keys written', timeoutMs: 15_000 },
   );
-  // appendfsync everysec: give every node's AOF its fsync before the nodes are killed.
-  await new Promise((r) => setTimeout(r, 2_000));
+  // The nodes are SIGKILLed next: what each has written to its AOF file survives that (the kernel holds it), what is
+  // still in its AOF buffer does not. With appendfsync everysec a node holds its writes back while a background
+  // fsync runs, which takes long on a loaded machine: wait until every buffer is empty, rather than a fixed time.
+  await waitFor(
+    async () => {
+      const persistence = await Promise.all(holders.map((p) => redisInfo(local(p), admin, 'persistence')));
+      return persistence.every((i) => i.aof_buffer_length === '0' && i.aof_pending_bio_fsync === '0');
+    },
+    { what: "every node's AOF buffer to be written", timeoutMs: 30_000, intervalMs: 100 },
+  );
   return keys;
 }
 
@@ -241,7 +255,7 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
     for (const i of [1, 2]) {
       await waitFor(async () => (await roleOf(redisPorts[i] as number)) === `replica-of:${p0}`, {
         what: `redis-${i} to replicate redis-0`,
-        timeoutMs: 20_000,
+        timeoutMs: REPLICATION_WAIT_MS,
       });
     }
     // The rendered config carries the real passwords, and only this node's role lines.
@@ -344,7 +358,7 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
     const restarted = await startRedis(2);
     await waitFor(async () => (await roleOf(redisPorts[2] as number)) === `replica-of:${redisPorts[0]}`, {
       what: 'the restarted replica to replicate redis-0',
-      timeoutMs: 20_000,
+      timeoutMs: REPLICATION_WAIT_MS,
     });
     expect(restarted.logTail(50)).toMatch(/sentinel 127\.0\.0\.1:\d+ names 127\.0\.0\.1:\d+ as master/);
     await expect(redisCall(local(redisPorts[2] as number), admin, 'GET', 'migrated:key')).resolves.toBe('before-failover');
@@ -479,7 +493,7 @@ describe('redis-start.sh (from the synthesized ConfigMap) on loopback redis-serv
       },
       { what: 'the Sentinels to name the new master', timeoutMs: 20_000, intervalMs: 250 },
     );
-    await waitFor(async () => (await roleOf(master)) === `replica-of:${newMaster}`, { what: 'the former master to replicate the new one', timeoutMs: 30_000 });
+    await waitFor(async () => (await roleOf(master)) === `replica-of:${newMaster}`, { what: 'the former master to replicate the new one', timeoutMs: REPLICATION_WAIT_MS });
     expect(acknowledged.length).toBeGreaterThan(0);
     const values = (await redisCall(local(newMaster), admin, 'MGET', ...acknowledged)) as unknown[];
     expect({ lost: acknowledged.filter((k, j) => values[j] !== k) }).toEqual({ lost: [] });
