@@ -47,11 +47,14 @@ export function observeRequests(logger: Logger, metrics: ApiMetrics): RequestHan
     req.id = id;
     res.setHeader('X-Request-Id', id);
     const started = process.hrtime.bigint();
+    const operational = UNLOGGED_PATHS.has(req.url);
     // at LOG_LEVEL warn/error only the 5xx lines are written, so the line is needed down to `error`
-    const logged = !UNLOGGED_PATHS.has(req.url) && logger.isLevelEnabled('error');
+    const logged = !operational && logger.isLevelEnabled('error');
+    if (!operational) metrics.httpInFlight.inc();
     const done = () => {
       res.off('finish', done);
       res.off('close', done);
+      if (!operational) metrics.httpInFlight.dec();
       const finished = res.writableFinished;
       const elapsedNs = process.hrtime.bigint() - started;
       // A request whose client went away first (nginx gave up at its read timeout, or the client closed) is counted

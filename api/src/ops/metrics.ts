@@ -22,6 +22,11 @@ export class ApiMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly httpInFlight = new Gauge({
+    name: 'http_requests_in_flight',
+    help: 'Requests being handled now (arrived, response not yet ended), probes and scrapes left out: a saturation signal.',
+    registers: [this.registry],
+  });
   readonly purchases = new Counter({
     name: 'evergreen_purchases_total',
     help: 'POST /v1/purchases outcomes: created | replayed | insufficient_stock | not_found | rejected (400/422) | error (503/500).',

@@ -4,6 +4,7 @@
  */
 import type Redis from 'ioredis';
 import { startLoopbackTopology, type LoopbackTopology } from '../../support/loopback';
+import { waitFor } from '../../support/wait';
 import { ApiClient, adminRedis, clients, snapshot, uniqueEmail, type Json } from './client';
 
 jest.setTimeout(120_000);
@@ -430,7 +431,12 @@ describe('operations', () => {
     let inflight: Promise<number>[];
     try {
       inflight = Array.from({ length: 8 }, () => b.get('/v1/products?limit=5').then((r) => r.status));
-      await new Promise((r) => setTimeout(r, 300));
+      // all 8 inside the API (its in-flight gauge; the scrape itself is not counted), however slow the machine
+      await waitFor(async () => /^http_requests_in_flight 8$/m.test((await b.get('/metrics', { auth: false })).text), {
+        what: 'the 8 reads to be in flight inside the API',
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      });
       const stopping = topology.stopApi(1);
       await new Promise((r) => setTimeout(r, 150));
       master.signal('SIGCONT');
