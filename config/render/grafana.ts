@@ -308,6 +308,12 @@ export function serviceDashboard(): DashboardSpec {
         unit: 's',
         queries: [{ expr: `nodejs_eventloop_lag_p99_seconds{job="${api}"}`, legend: '{{instance}}' }],
       },
+      {
+        title: 'Requests in flight',
+        type: 'timeseries',
+        description: 'Requests each instance is handling now: rising while the rate stays flat means they wait (Redis, CPU).',
+        queries: [{ expr: `http_requests_in_flight{job="${api}"}`, legend: '{{instance}}' }],
+      },
     ],
   };
 }
