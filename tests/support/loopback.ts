@@ -66,10 +66,11 @@ export interface LoopbackTopologyProps {
   readonly gatewayPort?: number;
   /**
    * Sentinel `down-after-milliseconds`. The deployed default is 5000 ms (see config/model.ts); the tests
-   * want a failover well under 5 s, yet a 2-core machine running jest, Node and Redis stalls for
-   * hundreds of milliseconds at times, and 500 ms is known to false-fail under load. 1200 ms puts a
-   * complete failover (detection + election + promotion) at about 2.5–3.5 s with room for stalls.
-   * @default 1200
+   * want a failover within seconds, yet a 2-core machine running jest, Node, Redis and the e2e's containers
+   * stalls for hundreds of milliseconds at times, more when overloaded: 500 ms is known to false-fail, and a
+   * failover of a healthy master fails every test that expects it to stay. 2000 ms puts a complete failover
+   * (detection + election + promotion) at about 3.5–4.5 s, with room for a second-long stall.
+   * @default 2000
    */
   readonly sentinelDownAfterMs?: number;
   /**
@@ -192,7 +193,7 @@ export async function startLoopbackTopology(props: LoopbackTopologyProps = {}): 
       ...props.stack?.sentinel,
       count: sentinelCount,
       quorum: props.stack?.sentinel?.quorum ?? Math.floor(sentinelCount / 2) + 1,
-      downAfterMs: props.sentinelDownAfterMs ?? 1200,
+      downAfterMs: props.sentinelDownAfterMs ?? 2000,
       failoverTimeoutMs: props.sentinelFailoverTimeoutMs ?? 5000,
     },
     loopback: { workDir },

@@ -117,7 +117,7 @@ describe('startLoopbackTopology (defaults)', () => {
       const conf = (await redisInfo(sentinel, admin(topology), 'server')).config_file;
       expect(conf).toBe(sentinelConfPath(topology.spec.sentinel.instances.find((s) => s.port === sentinel.port)!));
       // Sentinel rewrites its own file, keeping the rendered directives (and appending what it learnt).
-      expect(readFileSync(conf!, 'utf8')).toMatch(new RegExp(`^sentinel down-after-milliseconds ${topology.masterName} 1200$`, 'm'));
+      expect(readFileSync(conf!, 'utf8')).toMatch(new RegExp(`^sentinel down-after-milliseconds ${topology.masterName} ${topology.spec.sentinel.downAfterMs}$`, 'm'));
     }
     const nginx = topology.processes().get('gateway')!;
     // nginx's master sets its title to "nginx: master process <command line>".
