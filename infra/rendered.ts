@@ -39,6 +39,14 @@ export function placeholderSecrets(options: { readonly alertWebhookUrl?: boolean
   };
 }
 
+/**
+ * A file holding one secret value that a service reads by itself (a password file: `*_FILE`, `__FILE`), not one of
+ * the renderers': its content a secret Output, `shape` what it says without the secret (for the config hash).
+ */
+export function secretValueFile(path: string, service: string, value: pulumi.Output<string>, shape: string): StackFile {
+  return { path, service, containsSecret: true, content: pulumi.secret(value), shape };
+}
+
 export class StackFiles {
   private readonly files = new Map<string, StackFile>();
 

@@ -8,6 +8,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { apiInstanceEnvironment, type StackSecrets, type StackSpec } from '../../config';
 import { IMAGE_FACTS } from '../images';
 import { pulledImage } from './shared';
+import { secretValueFile } from '../rendered';
 import { serviceContainer, type ContainerFile, type LogRotation } from './service-container';
 
 /**
@@ -124,7 +125,7 @@ export class ApiTier extends pulumi.ComponentResource {
 
     const secretFile = (name: string, value: (s: StackSecrets) => string): ContainerFile => ({
       path: `${API_SECRETS_DIR}/${name}`,
-      file: { path: `api/secrets/${name}`, service: 'api', containsSecret: true, content: pulumi.secret(args.secrets.apply(value)), shape: `<${name}>` },
+      file: secretValueFile(`api/secrets/${name}`, 'api', args.secrets.apply(value), `<${name}>`),
     });
     const secretFiles = [
       secretFile('redis-password', (s) => s.redisPasswords[spec.api.redisUser]),

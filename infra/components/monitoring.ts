@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 
 import { prometheusCommandArgs, type ExporterInstance, type StackSecrets, type StackSpec } from '../../config';
 import { IMAGE_FACTS, wgetHealthCheck, type ImageFacts } from '../images';
-import type { StackFile, StackFiles } from '../rendered';
+import { secretValueFile, type StackFile, type StackFiles } from '../rendered';
 import type { MemoryLimits } from '../settings';
 import { dataVolume, pulledImage } from './shared';
 import { serviceContainer, type ContainerFile, type LogRotation } from './service-container';
@@ -160,13 +160,12 @@ export class Monitoring extends pulumi.ComponentResource {
     const grafanaFacts = IMAGE_FACTS.grafana;
     const grafanaData = grafanaFacts.dataDir as string;
     const grafanaImage = pulledImage(`${name}-grafana-image`, spec.images.grafana, this);
-    const adminPassword: StackFile = {
-      path: 'grafana/secrets/admin-password',
-      service: mon.grafana.name,
-      containsSecret: true,
-      content: pulumi.secret(args.secrets.apply((s) => s.grafanaAdminPassword)),
-      shape: '(grafana admin password)',
-    };
+    const adminPassword = secretValueFile(
+      'grafana/secrets/admin-password',
+      mon.grafana.name,
+      args.secrets.apply((s) => s.grafanaAdminPassword),
+      '(grafana admin password)',
+    );
     this.grafana = serviceContainer(
       `${name}-grafana`,
       {

@@ -6,7 +6,7 @@ import * as pulumi from '@pulumi/pulumi';
 
 import { sentinelConfPath, type StackSecrets, type StackSpec } from '../../config';
 import { IMAGE_FACTS } from '../images';
-import type { StackFiles } from '../rendered';
+import { secretValueFile, type StackFiles } from '../rendered';
 import type { MemoryLimits } from '../settings';
 import { dataVolume, pulledImage } from './shared';
 import { serviceContainer, type LogRotation } from './service-container';
@@ -90,13 +90,7 @@ export class RedisTier extends pulumi.ComponentResource {
     };
     const queryPassword = {
       path: QUERY_PASSWORD_FILE,
-      file: {
-        path: 'redis/query-password',
-        service: 'redis',
-        containsSecret: true,
-        content: pulumi.secret(args.secrets.apply((s) => s.redisPasswords.api)),
-        shape: '<api user password>',
-      },
+      file: secretValueFile('redis/query-password', 'redis', args.secrets.apply((s) => s.redisPasswords.api), '<api user password>'),
     };
 
     this.volumes = [];

@@ -100,19 +100,23 @@ render() {
   mv "$2.tmp" "$2"
 }
 
-# ask HOST PORT ARGS...: one bounded redis-cli question, authenticated as the query user; prints the raw reply.
-ask() {
-  h=$1; p=$2; shift 2
-  REDISCLI_AUTH="$REDIS_QUERY_PASSWORD" timeout "$QUERY_TIMEOUT" \
-    "$CLI" --no-auth-warning --raw --user "$REDIS_QUERY_USER" -h "$h" -p "$p" "$@" 2>/dev/null
+# as_user USER PASSWORD HOST PORT ARGS...: one bounded redis-cli question, authenticated as USER; prints the raw
+# reply, exits as timeout does (124 when the question ran out of time).
+as_user() {
+  u=$1; pw=$2; h=$3; p=$4; shift 4
+  REDISCLI_AUTH="$pw" timeout "$QUERY_TIMEOUT" \
+    "$CLI" --no-auth-warning --raw --user "$u" -h "$h" -p "$p" "$@" 2>/dev/null
 }
 
-# admin HOST PORT ARGS...: like ask, as the admin user (handoff mode).
-admin() {
-  h=$1; p=$2; shift 2
-  REDISCLI_AUTH="$REDIS_ADMIN_PASSWORD" timeout "$QUERY_TIMEOUT" \
-    "$CLI" --no-auth-warning --raw --user "$REDIS_ADMIN_USER" -h "$h" -p "$p" "$@" 2>/dev/null
-}
+# ask HOST PORT ARGS...: as the query user.
+ask() { as_user "$REDIS_QUERY_USER" "$REDIS_QUERY_PASSWORD" "$@"; }
+
+# admin HOST PORT ARGS...: as the admin user (handoff mode).
+admin() { as_user "$REDIS_ADMIN_USER" "$REDIS_ADMIN_PASSWORD" "$@"; }
+
+# nap SECONDS: a short pause between questions (whole seconds where sleep takes no fraction, which POSIX does
+# not require).
+nap() { sleep "$1" 2>/dev/null || sleep 1; }
 
 is_uint() { case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 
@@ -149,13 +153,12 @@ master_from_sentinels() {
 
 # master_from_sentinels_within SECONDS: asks the Sentinels again, every 0.2 s, until one names a master or
 # SECONDS have passed. Often: the Sentinels start pinging the master they name as soon as they are up,
-# and one that stays silent longer than down-after-milliseconds is failed over (sleep falls back to
-# whole seconds where it takes no fraction, which POSIX does not require).
+# and one that stays silent longer than down-after-milliseconds is failed over.
 master_from_sentinels_within() {
   deadline=$(($(date +%s) + $1))
   log "no sentinel answers: asking them again for up to $1 s"
   while [ "$(date +%s)" -lt "$deadline" ]; do
-    sleep 0.2 2>/dev/null || sleep 1
+    nap 0.2
     master_from_sentinels && return 0
   done
   return 1
@@ -349,7 +352,7 @@ handoff)
         END { print (n > 0 ? behind + 0 : "none") }')
       if [ "$lagging" = "0" ]; then caught_up=1; break; fi
     fi
-    sleep 0.1 2>/dev/null || sleep 1
+    nap 0.1
   done
   if [ -z "$caught_up" ]; then
     unpause
@@ -386,7 +389,7 @@ handoff)
         fi
       fi
     done
-    sleep 0.2 2>/dev/null || sleep 1
+    nap 0.2
   done
   # Still the master while a failover may be under way: writes stay paused (until the node stops) rather than be
   # acknowledged here and dropped when the replicas follow the promoted one.
